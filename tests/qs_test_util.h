@@ -1,0 +1,37 @@
+/* qs_test_util.h — helpers shared by the unit tests.
+ *
+ * Data generators are bit-reproducible on any IEEE machine (only +, *, / and sqrt, which are
+ * correctly rounded), so reference figures measured elsewhere on the same data stay valid. */
+#ifndef QS_TEST_UTIL_H
+#define QS_TEST_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* splitmix64 step. */
+uint64_t qs_test_rng(uint64_t *state);
+/* Uniform in [0, 1) with 24 random bits. */
+float qs_test_uniform(uint64_t *state);
+
+/* n values ~ N(0, 1) (Irwin-Hall: sum of 12 uniforms - 6). */
+void qs_test_gaussian(float *x, int64_t n, uint64_t seed);
+/* n values ~ Student-t with 3 degrees of freedom scaled by 0.5: heavy tails. */
+void qs_test_heavy(float *x, int64_t n, uint64_t seed);
+/* n values like LLM weights: N(0, 0.02^2) with 1 in 64 values multiplied by 12 (outliers). */
+void qs_test_llm_like(float *x, int64_t n, uint64_t seed);
+
+/* Root-mean-square difference of two arrays. */
+double qs_test_rmse(const float *a, const float *b, int64_t n);
+
+/* Path of a file under ../shared (e.g. "models/stories260K.gguf") in buf; returns buf if the
+ * file exists. If it is missing: under CI (env CI set) the test fails; otherwise the test is
+ * skipped with a printed reason. */
+const char *qs_test_shared_path(const char *rel, char *buf, size_t bufsize);
+
+/* A fresh temporary directory for the test (removed by the OS tmp cleaner, not by us). */
+const char *qs_test_tmpdir(void);
+
+#endif
