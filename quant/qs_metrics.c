@@ -11,8 +11,8 @@
  * is what makes the sums independent of the thread count (see the header). */
 #define METRICS_CHUNK_VALUES (64 * 1024)
 /* Pre-pass for the automatic histogram range: at most this many rows / values. */
-#define PREPASS_MAX_ROWS 64
-#define PREPASS_MAX_VALUES (256 * 1024)
+#define PREPASS_MAX_ROWS 32
+#define PREPASS_MAX_VALUES (64 * 1024)
 /* Share of |e| the automatic range may clip. */
 #define PREPASS_TAIL 0.001
 

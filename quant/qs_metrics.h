@@ -29,10 +29,11 @@
  * Histogram: n_bins equal bins over the symmetric range [-hist_range, +hist_range) of signed
  * error q - x in the tensor's own units; errors below / at-or-above the range are counted in
  * hist_under / hist_over, so sum(hist) + under + over == n. Unless a range is forced, it is
- * chosen from a quick pre-pass over at most 64 rows (<= 256K values, seeded like the sample):
+ * chosen from a quick pre-pass over 1 to 32 rows (<= 64K values when rows allow; seeded):
  * min(max|e|, max(4 * rmse_e, 99.9th percentile of |e|)) on those rows, rounded up to a
- * round number (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k) — about +-4 error-RMSE, never
- * wider than the largest error, clipping at most ~0.1% of the tail. Because the pre-pass does
+ * round number (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k): about +-4 error-RMSE, no wider
+ * than the largest error (before rounding up), clipping at most ~0.1% of the pre-pass values
+ * (the under/over counts say what the whole run clipped). Because the pre-pass does
  * not depend on the mode, a sampled and an exact run of the same tensor share their range.
  * Edges divided by rms_w (hist_range_rel, qs_metrics_hist_edge_rel) compare tensors of
  * different scale. To overlay two types on one axis, force the same range for both: e.g. the
