@@ -1,0 +1,76 @@
+/* bench_quantize — quantize throughput per type (MB/s of float32 input), 1 thread and all
+ * threads, median of runs. Prints figures; never fails.
+ * Usage: bench_quantize [ROWS [COLS [RUNS]]]   (default 256 x 4096, 5 runs) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "qs_quantize.h"
+#include "qs_types.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_mbps(qs_type t, const float *src, void *dst, int64_t rows, int64_t cols,
+                          int runs, int threads) {
+    double *v = calloc((size_t)runs, sizeof *v);
+    qs_quantize_opts o = {.n_threads = threads};
+    qs_error err;
+    for (int r = 0; r < runs; r++) {
+        double t0 = now_s();
+        if (qs_quantize_rows(t, src, dst, cols, rows, NULL, &o, &err) != QS_OK) {
+            fprintf(stderr, "%s: %s\n", qs_type_name(t), err.msg);
+            free(v);
+            return 0.0;
+        }
+        v[r] = (double)rows * (double)cols * 4.0 / 1e6 / (now_s() - t0);
+    }
+    qsort(v, (size_t)runs, sizeof *v, cmp_double);
+    double m = v[runs / 2];
+    free(v);
+    return m;
+}
+
+int main(int argc, char **argv) {
+    int64_t rows = argc > 1 ? atoll(argv[1]) : 256;
+    int64_t cols = argc > 2 ? atoll(argv[2]) : 4096;
+    int runs = argc > 3 ? atoi(argv[3]) : 5;
+    if (rows <= 0 || cols <= 0 || cols % 256 || runs <= 0) {
+        fprintf(stderr, "usage: bench_quantize [ROWS [COLS (multiple of 256) [RUNS]]]\n");
+        return 2;
+    }
+    float *src = malloc((size_t)(rows * cols) * sizeof *src);
+    void *dst = malloc((size_t)(rows * cols) * 4);
+    uint64_t s = 42;
+    for (int64_t i = 0; i < rows * cols; i++) { /* deterministic, roughly Gaussian */
+        float acc = 0;
+        for (int k = 0; k < 4; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            acc += (float)(s >> 40) * 0x1p-24f;
+        }
+        src[i] = (acc - 2.0f) * 0.02f;
+    }
+    int nt = qs_threads_resolve(0);
+    printf("quantize throughput, %lld x %lld float32 input, median of %d runs\n",
+           (long long)rows, (long long)cols, runs);
+    printf("%-8s %12s %12s %8s\n", "type", "1 thr MB/s", "all MB/s", "threads");
+    const qs_type *ladder;
+    int n = qs_type_ladder(&ladder);
+    for (int i = 0; i < n; i++) {
+        if (!qs_type_can_quantize(ladder[i])) continue;
+        double m1 = median_mbps(ladder[i], src, dst, rows, cols, runs, 1);
+        double mn = median_mbps(ladder[i], src, dst, rows, cols, runs, nt);
+        printf("%-8s %12.1f %12.1f %8d\n", qs_type_name(ladder[i]), m1, mn, nt);
+    }
+    free(src);
+    free(dst);
+    return 0;
+}
