@@ -335,6 +335,38 @@ static void test_save_atomic(void **state) {
     qs_plan_free(&p);
 }
 
+/* The example in quantscope-plan(5) is a plan in the canonical layout. */
+static void test_man_example(void **state) {
+    (void)state;
+    char *man = read_all(QS_TESTS_DIR "/../man/quantscope-plan.5", NULL);
+    assert_non_null(man);
+    const char *start = ".SH SYNOPSIS\n.nf\n";
+    char *a = strstr(man, start);
+    assert_non_null(a);
+    a += strlen(start);
+    char *b = strstr(a, "\n.fi\n");
+    assert_non_null(b);
+    size_t n = (size_t)(b - a) + 1; /* with the last line's newline */
+    assert_true(n < 100000);
+    char *text = calloc(1, n + 1), *o = text;
+    for (char *p = a; p <= b; p++) {
+        *o++ = *p;
+        if (p[0] == '\\' && p[1] == 'e') p++; /* roff's \e is a backslash */
+    }
+    qs_plan p;
+    qs_error err = {{0}};
+    if (qs_plan_parse(text, strlen(text), "man", &p, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(p.preset, QS_PRESET_Q4_K_M);
+    assert_string_equal(p.rules[0].pattern, "blk\\.(1|2)\\.ffn_down");
+    char *again;
+    assert_int_equal(qs_plan_format(&p, &again, NULL, &err), QS_OK);
+    assert_string_equal(again, text);
+    free(again);
+    free(text);
+    free(man);
+    qs_plan_free(&p);
+}
+
 /* A plan for another model loads, with a warning for everything that does not apply. */
 static void test_other_model(void **state) {
     (void)state;
@@ -368,7 +400,7 @@ int main(void) {
         cmocka_unit_test(test_mutations),        cmocka_unit_test(test_not_utf8),
         cmocka_unit_test(test_load_handwritten),
         cmocka_unit_test(test_bad_corpus),       cmocka_unit_test(test_save_atomic),
-        cmocka_unit_test(test_other_model),
+        cmocka_unit_test(test_other_model),      cmocka_unit_test(test_man_example),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
