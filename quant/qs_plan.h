@@ -19,6 +19,10 @@
  *      to a compatible one as llama.cpp does (Q4_K -> Q5_0, Q6_K -> Q8_0, ...; F16 when nothing
  *      fits). Where llama.cpp has no fallback and refuses the model, we use F16 and say so.
  *
+ * Two deliberate differences from llama-quantize, both where it would not do what the plan says:
+ * the F16 fallback above, and rules apply under an F16/BF16/F32 default too (llama-quantize
+ * ignores --tensor-type then; qs_plan_export_args refuses such plans rather than mislead).
+ *
  * Nothing here reads files except qs_plan_load / qs_plan_save (qs_plan_yaml.c). The model is
  * described by the caller (qs_plan_model): quant/ does not know engine/'s model struct. */
 #ifndef QS_PLAN_H
@@ -266,7 +270,7 @@ int qs_plan_expand_preset(const qs_plan *plan, const qs_plan_model *model, qs_pl
                           qs_error *err);
 
 /* ---------------------------------------------------------------------------------------------
- * llama-quantize arguments.
+ * llama-quantize arguments. qs_plan_args.c.
  * ------------------------------------------------------------------------------------------- */
 
 /* The plan as llama-quantize options followed by the ftype as the last element, e.g.

@@ -56,12 +56,16 @@ int qs_plan_export_args(const qs_plan *plan, const qs_plan_model *model, qs_strl
         goto fail;
     }
     for (int i = 0; i < plan->n_tensors; i++) {
-        char pat[512];
-        escape_regex(plan->tensors[i].name, pat + 1, sizeof pat - 2);
+        size_t n = strlen(plan->tensors[i].name) * 2 + 3;
+        char *pat = malloc(n);
+        if (!pat) goto oom;
         pat[0] = '^';
+        escape_regex(plan->tensors[i].name, pat + 1, n - 2);
         strcat(pat, "$");
         snprintf(what, sizeof what, "tensor override %d", i + 1);
-        if ((rc = add_tt(&out, pat, plan->tensors[i].type, what, err))) goto fail;
+        rc = add_tt(&out, pat, plan->tensors[i].type, what, err);
+        free(pat);
+        if (rc) goto fail;
     }
     for (int i = 0; i < plan->n_layers; i++) {
         char pat[64];

@@ -125,9 +125,9 @@ const qs_ftype_info *qs_ftype_find(const char *s) {
 
 const qs_ftype_info *qs_ftype_for(qs_preset preset, qs_type base) {
     for (int i = 0; i < N_FTYPES; i++) {
-        if (preset != QS_PRESET_NONE ? ftypes[i].preset == preset && strcmp(ftypes[i].name, qs_preset_name(preset)) == 0
-                                     : ftypes[i].base == base)
-            return &ftypes[i];
+        if (preset == QS_PRESET_NONE && ftypes[i].base == base) return &ftypes[i];
+        /* the preset's own name, not an alias (Q4_K_M, not Q4_K) */
+        if (preset != QS_PRESET_NONE && strcmp(ftypes[i].name, qs_preset_name(preset)) == 0) return &ftypes[i];
     }
     return NULL;
 }
