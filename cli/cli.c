@@ -8,7 +8,11 @@
 #define QS_VERSION "0.0.0"
 #endif
 
+extern const char cmd_info_usage[];
+int cmd_info(int argc, char **argv);
+
 const cli_command cli_commands[] = {
+    {"info", "what a model is made of: hyper-parameters, types, tensor table", cmd_info_usage, cmd_info},
     {NULL, NULL, NULL, NULL},
 };
 
