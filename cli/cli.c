@@ -1,6 +1,7 @@
 /* Dispatch: quantscope [--help|--version] SUBCOMMAND [ARGS]. */
 #include "cli.h"
 
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,11 +9,15 @@
 #define QS_VERSION "0.0.0"
 #endif
 
-extern const char cmd_info_usage[];
+extern const char cmd_info_usage[], cmd_tensor_usage[], cmd_errors_usage[];
 int cmd_info(int argc, char **argv);
+int cmd_tensor(int argc, char **argv);
+int cmd_errors(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"info", "what a model is made of: hyper-parameters, types, tensor table", cmd_info_usage, cmd_info},
+    {"tensor", "one tensor's facts and value statistics; dump its values", cmd_tensor_usage, cmd_tensor},
+    {"errors", "the error quantizing each tensor to a type adds (stats, histograms)", cmd_errors_usage, cmd_errors},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -27,6 +32,7 @@ static void print_usage(FILE *f) {
 }
 
 int cli_main(int argc, char **argv) {
+    setlocale(LC_ALL, "");
     if (argc < 2) {
         print_usage(stderr);
         return CLI_USAGE;
