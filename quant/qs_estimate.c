@@ -159,16 +159,13 @@ static int model_facts(const qs_est_model *m, mfacts *f, qs_error *err) {
             return qs_error_set(err, "estimate: tensor %s: invalid type id %d", t->name, t->type);
         if (t->n_dims < 1 || t->n_dims > 4)
             return qs_error_set(err, "estimate: tensor %s: n_dims %d", t->name, t->n_dims);
-        int64_t n = 1;
-        for (int d = 0; d < 4; d++) {
-            if (t->ne[d] < 1) return qs_error_set(err, "estimate: tensor %s: ne[%d] = %lld", t->name, d, (long long)t->ne[d]);
-            n *= t->ne[d];
-        }
+        for (int d = 0; d < 4; d++)
+            if (t->ne[d] < 1 || t->ne[d] > (1ll << 40))
+                return qs_error_set(err, "estimate: tensor %s: ne[%d] = %lld", t->name, d, (long long)t->ne[d]);
         const qs_type_traits *tt = qs_type_traits_get(t->type);
         if (t->ne[0] % tt->blck_size != 0)
             return qs_error_set(err, "estimate: tensor %s: row of %lld is not a multiple of %s's block of %d",
                                 t->name, (long long)t->ne[0], tt->name, tt->blck_size);
-        (void)n;
         if (strcmp(t->name, "token_embd.weight") == 0) f->tok_embd_idx = i;
         if (strcmp(t->name, "output.weight") == 0) f->tied = false;
         if (strcmp(t->name, "output.bias") == 0) f->output_bias = true;

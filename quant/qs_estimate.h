@@ -19,8 +19,8 @@
  *     micro-batch (llama, mistral, qwen2 graphs: byte-exact against llama.cpp on the CPU; other
  *     architectures are approximated with the same graph and flagged).
  *
- * Cost: microseconds to a few hundred for large models; one allocation (the graph arena) per
- * call. Thread-safe: no globals. */
+ * Cost: about 80 us for a 22-layer model (two graph replays); two allocations per call (the
+ * model facts and the graph arena), freed before returning. Thread-safe: no globals. */
 #ifndef QS_ESTIMATE_H
 #define QS_ESTIMATE_H
 

@@ -63,6 +63,8 @@ static const mix L32_Q4KM = {ORDER_QUANTIZE, QS_TYPE_Q6_K, 0, QS_TYPE_Q4_K, QS_T
                              "1100100100100111", QS_TYPE_Q6_K, QS_TYPE_Q6_K};
 static const mix L32_Q8 = {ORDER_QUANTIZE, QS_TYPE_Q8_0, 0, QS_TYPE_Q8_0, QS_TYPE_Q8_0, QS_TYPE_Q8_0, NULL, 0, 0};
 static const mix L32_Q40 = {ORDER_QUANTIZE, QS_TYPE_Q6_K, 0, QS_TYPE_Q4_0, QS_TYPE_Q4_0, QS_TYPE_Q4_0, NULL, 0, 0};
+/* llama-quantize --token-embedding-type q4_0 ... Q4_0: the tied output matrix gets repacked */
+static const mix L32_Q40E = {ORDER_QUANTIZE, QS_TYPE_Q4_0, 0, QS_TYPE_Q4_0, QS_TYPE_Q4_0, QS_TYPE_Q4_0, NULL, 0, 0};
 static const mix QW_Q4KM = {ORDER_QUANTIZE, QS_TYPE_Q8_0, 0, QS_TYPE_Q5_0, QS_TYPE_Q5_0, QS_TYPE_Q4_K,
                             "111001001001001001001111", QS_TYPE_Q8_0, QS_TYPE_Q6_K};
 static const mix QW_Q8 = {ORDER_QUANTIZE, QS_TYPE_Q8_0, 0, QS_TYPE_Q8_0, QS_TYPE_Q8_0, QS_TYPE_Q8_0, NULL, 0, 0};
@@ -241,6 +243,8 @@ static const wcase WCASES[] = {
     {&LLAMA32, &L32_Q4KM, true, true, 753.81, 445.50, 0},
     {&LLAMA32, &L32_Q40, true, true, 718.75, 522.00, 0},
     {&LLAMA32, &L32_Q40, true, false, 727.75, 0, 0},
+    /* 522.00 + the tied output's copy: 128256 x 2048 Q4_0 = 128256 x 64 blocks x 18 bytes = 140.91 MiB */
+    {&LLAMA32, &L32_Q40E, true, true, 654.16, 662.91, 0},
     {&QWEN25, &F16_MIX, true, true, 942.43, 0, 0},
     {&QWEN25, &QW_Q8, true, true, 500.79, 0, 0},
     {&QWEN25, &QW_Q4KM, true, true, 373.71, 28.05, 0},
@@ -544,6 +548,45 @@ static void test_gpu_tied_output(void **state) {
     assert_int_equal(r.part[QS_EST_WEIGHTS_GPU].bytes, embd + norm);
 }
 
+/* Every -ngl, with and without flash attention, quantized KV and several sequences: the weights
+ * and KV move between devices without being lost, and the GPU side only grows with -ngl. */
+static void test_gpu_sweep(void **state) {
+    (void)state;
+    const qs_est_model *m = build(&B, &QWEN25, &QW_Q4KM);
+    static const int kv[][2] = {{QS_TYPE_F16, QS_TYPE_F16}, {QS_TYPE_Q8_0, QS_TYPE_Q8_0}, {QS_TYPE_Q8_0, QS_TYPE_F16}};
+    for (int fa = 0; fa < 2; fa++) {
+        for (int k = 0; k < 3; k++) {
+            for (int np = 1; np <= 3; np += 2) {
+                if (!fa && k == 1) continue; /* quantized V needs flash attention */
+                qs_est_settings s = cpu_settings(8192);
+                s.gpu_mem = 8ull * QS_GIB;
+                s.flash_attn = fa ? QS_EST_FA_ON : QS_EST_FA_OFF;
+                s.type_k = kv[k][0];
+                s.type_v = kv[k][1];
+                s.n_seq = np;
+                uint64_t prev_w = 0, prev_kv = 0, kv_all = 0;
+                for (int ngl = 0; ngl <= QWEN25.L + 1; ngl++) {
+                    s.n_gpu_layers = ngl;
+                    qs_est_result r;
+                    run(m, &s, &r);
+                    uint64_t kvsum = r.part[QS_EST_KV_HOST].bytes + r.part[QS_EST_KV_GPU].bytes;
+                    if (ngl == 0) kv_all = kvsum;
+                    assert_int_equal(kvsum, kv_all);
+                    assert_true(r.part[QS_EST_WEIGHTS_GPU].bytes >= prev_w);
+                    assert_true(r.part[QS_EST_KV_GPU].bytes >= prev_kv);
+                    prev_w = r.part[QS_EST_WEIGHTS_GPU].bytes;
+                    prev_kv = r.part[QS_EST_KV_GPU].bytes;
+                    assert_true(r.part[QS_EST_COMPUTE_HOST].bytes > 0);
+                    if (ngl > 0) assert_true(r.part[QS_EST_COMPUTE_GPU].bytes > 0);
+                    assert_int_equal(r.total[QS_EST_GPU], r.part[QS_EST_WEIGHTS_GPU].bytes + r.part[QS_EST_KV_GPU].bytes +
+                                                              r.part[QS_EST_COMPUTE_GPU].bytes +
+                                                              r.part[QS_EST_OVERHEAD_GPU].bytes);
+                }
+            }
+        }
+    }
+}
+
 /* Fit searches agree with single estimates at their boundaries. */
 static void test_fit_searches(void **state) {
     (void)state;
@@ -668,6 +711,7 @@ int main(void) {
         cmocka_unit_test(test_compute_grows_with_context_without_fa),
         cmocka_unit_test(test_gpu_layer_placement),
         cmocka_unit_test(test_gpu_tied_output),
+        cmocka_unit_test(test_gpu_sweep),
         cmocka_unit_test(test_fit_searches),
         cmocka_unit_test(test_unmodelled_arch_flagged),
         cmocka_unit_test(test_bad_input),
