@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,7 +570,8 @@ static int check_layout(rd *r, gguf_file *f) {
         uint64_t off_field = t->info_offset + 8 + t->name.len + 4 + 8 * (uint64_t)t->n_dims + 4;
         r->label = t->name;
         if (t->offset % a != 0)
-            return rd_fail(r, off_field, "data offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
+            return rd_fail(r, off_field,
+                           "data offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
                            t->offset, a);
         if (t->offset != expect)
             return rd_fail(r, off_field,
@@ -982,9 +984,14 @@ static void sb_text(sbuf *b, gguf_str s, bool quoted) {
     if (quoted) sb_put(b, "\"", 1);
 }
 
-/* Shortest %g text that reads back to the same value. */
+/* Shortest %g text that reads back to the same value; whole numbers below 1e15 in plain digits
+ * ("500000", not "5e+05"). */
 static void sb_float(sbuf *b, double v, bool single) {
     char tmp[40];
+    if (v > -1e15 && v < 1e15 && v == trunc(v) && !(v == 0 && signbit(v))) { /* NaN fails */
+        sb_printf(b, "%" PRId64, (int64_t)v);
+        return;
+    }
     int max = single ? 9 : 17;
     for (int prec = 1; prec <= max; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, v);
@@ -1311,7 +1318,8 @@ static uint8_t *enc_new(uint32_t type, const void *val, uint64_t n) {
 int gguf_writer_set_scalar(gguf_writer *w, const char *key, gguf_vtype type, const void *value) {
     if (wcan_set(w, key) != QS_OK) return QS_ERR;
     int es = gguf_vtype_size(type);
-    if (es == 0 || !value) return werr(w, "key '%s': %s is not a fixed-size scalar type", key, gguf_vtype_name(type));
+    if (es == 0 || !value)
+        return werr(w, "key '%s': %s is not a fixed-size scalar type", key, gguf_vtype_name(type));
     if (type == GGUF_VT_BOOL && *(const uint8_t *)value > 1)
         return werr(w, "key '%s': bool value must be 0 or 1", key);
     uint8_t *e = enc_new(type, value, (uint64_t)es);
@@ -1356,13 +1364,16 @@ int gguf_writer_set_str(gguf_writer *w, const char *key, const char *v) {
 int gguf_writer_set_arr(gguf_writer *w, const char *key, gguf_vtype type, const void *data, uint64_t count) {
     if (wcan_set(w, key) != QS_OK) return QS_ERR;
     int es = gguf_vtype_size(type);
-    if (es == 0) return werr(w, "key '%s': set_arr takes fixed-size element types, not %s", key, gguf_vtype_name(type));
+    if (es == 0)
+        return werr(w, "key '%s': set_arr takes fixed-size element types, not %s", key,
+                    gguf_vtype_name(type));
     if (count && !data) return werr(w, "key '%s': NULL array data", key);
     if (count > (SIZE_MAX - 16) / (uint64_t)es) return werr(w, "key '%s': array too large", key);
     uint64_t n = count * (uint64_t)es;
     if (type == GGUF_VT_BOOL)
         for (uint64_t i = 0; i < count; i++)
-            if (((const uint8_t *)data)[i] > 1) return werr(w, "key '%s': bool element %" PRIu64 " is not 0 or 1", key, i);
+            if (((const uint8_t *)data)[i] > 1)
+                return werr(w, "key '%s': bool element %" PRIu64 " is not 0 or 1", key, i);
     uint8_t *e = malloc((size_t)n + 16);
     if (!e) return werr(w, "out of memory");
     uint32_t t = GGUF_VT_ARRAY, et = (uint32_t)type;
@@ -1450,7 +1461,8 @@ int gguf_writer_add_tensor(gguf_writer *w, const char *name, int type, int n_dim
     show_name(shown, sizeof shown, name, len);
     if (w->started) return werr(w, "tensor '%s' declared after tensor data started", shown);
     if (len > GGUF_MAX_TENSOR_NAME)
-        return werr(w, "tensor name '%s' is %" PRIu64 " bytes, at most %d allowed", shown, len, GGUF_MAX_TENSOR_NAME);
+        return werr(w, "tensor name '%s' is %" PRIu64 " bytes, at most %d allowed", shown, len,
+                    GGUF_MAX_TENSOR_NAME);
     if (name_index_find(&w->tix, name, len) >= 0) return werr(w, "tensor '%s' is already declared", shown);
     if (n_dims < 1 || n_dims > GGUF_MAX_DIMS || !ne)
         return werr(w, "tensor '%s' has %d dimensions, expected 1 to %d", shown, n_dims, GGUF_MAX_DIMS);
@@ -1460,7 +1472,9 @@ int gguf_writer_add_tensor(gguf_writer *w, const char *name, int type, int n_dim
     int64_t n = 1;
     for (int d = 0; d < GGUF_MAX_DIMS; d++) t.ne[d] = d < n_dims ? ne[d] : 1;
     for (int d = 0; d < n_dims; d++) {
-        if (t.ne[d] < 1) return werr(w, "tensor '%s': dimension %d is %" PRId64 ", expected >= 1", shown, d, t.ne[d]);
+        if (t.ne[d] < 1)
+            return werr(w, "tensor '%s': dimension %d is %" PRId64 ", expected >= 1", shown, d,
+                        t.ne[d]);
         if (t.ne[d] > INT64_MAX / n) return werr(w, "tensor '%s': element count overflows int64", shown);
         n *= t.ne[d];
     }
@@ -1468,7 +1482,8 @@ int gguf_writer_add_tensor(gguf_writer *w, const char *name, int type, int n_dim
         return werr(w, "tensor '%s': row length %" PRId64 " is not a multiple of %s's block size %d",
                     shown, t.ne[0], tr->name, tr->blck_size);
     uint64_t blocks = (uint64_t)(n / tr->blck_size);
-    if (blocks > UINT64_MAX / (uint64_t)tr->type_size) return werr(w, "tensor '%s': byte size overflows", shown);
+    if (blocks > UINT64_MAX / (uint64_t)tr->type_size)
+        return werr(w, "tensor '%s': byte size overflows", shown);
     t.nbytes = blocks * (uint64_t)tr->type_size;
     uint64_t padded = t.nbytes + (w->alignment - 1); /* checked against 64 bits at emission too */
     if (padded < t.nbytes || w->data_total > UINT64_MAX - padded)

@@ -178,11 +178,13 @@ int gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv);
  * reader checks (name, n_dims, dims >= 1, type id, ne[0] a multiple of the block size). */
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne);
 /* Write the next tensor's bytes (declaration order). May be called several times per tensor
- * with consecutive chunks; the writer checks the total against the declared size. The first
- * call writes the header and tensor infos. */
+ * with consecutive chunks; a chunk may not run past the current tensor's declared size. The
+ * first call writes the header and tensor infos. Each tensor is followed by zero padding to the
+ * alignment (the last one too), exactly as ggml lays a file out. */
 int gguf_writer_write(gguf_writer *w, const void *data, uint64_t nbytes);
-/* Complete: checks every tensor was written in full, flushes, fsyncs, renames into place.
- * Frees w in every case; on failure the temporary file is removed and err says why. */
+/* Complete: checks every tensor was written in full, flushes, fsyncs, renames into place and
+ * fsyncs the folder. Frees w in every case; on failure the temporary file is removed, PATH is
+ * untouched and err says why. */
 int gguf_writer_finish(gguf_writer *w, qs_error *err);
 /* Abandon: removes the temporary file and frees w. Safe after any failed call. */
 void gguf_writer_abort(gguf_writer *w);

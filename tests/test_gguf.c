@@ -939,7 +939,17 @@ static void test_format_edges(void **state) {
     b_put(&b, "GGUF", 4);
     b_u32(&b, 3);
     b_u64(&b, 0);
-    b_u64(&b, 6);
+    b_u64(&b, 9);
+    b_str(&b, "rope");
+    b_u32(&b, GGUF_VT_FLOAT32);
+    b_u32(&b, 0x48f42400u); /* 500000.0f */
+    b_str(&b, "big");
+    b_u32(&b, GGUF_VT_FLOAT64);
+    double big = 1e20;
+    b_put(&b, &big, 8);
+    b_str(&b, "negzero");
+    b_u32(&b, GGUF_VT_FLOAT32);
+    b_u32(&b, 0x80000000u);
     b_str(&b, "long");
     b_u32(&b, GGUF_VT_STRING);
     b_str(&b, "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"); /* €€€€€ */
@@ -991,6 +1001,12 @@ static void test_format_edges(void **state) {
     assert_string_equal(buf, "nan");
     format_kv(f, "g", buf, sizeof buf);
     assert_string_equal(buf, "0.3333333333333333");
+    format_kv(f, "rope", buf, sizeof buf);
+    assert_string_equal(buf, "500000");
+    format_kv(f, "big", buf, sizeof buf);
+    assert_string_equal(buf, "1e+20");
+    format_kv(f, "negzero", buf, sizeof buf);
+    assert_string_equal(buf, "-0");
     gguf_close(f);
     free(b.p);
 }
@@ -1064,6 +1080,48 @@ static void test_big_vocab(void **state) {
     free(scores);
 }
 
+/* A real 128k-token BPE vocabulary (metadata only, no tensors) opens and copies intact. */
+static void test_vocab_llama_bpe(void **state) {
+    (void)state;
+    char path[512], out[512];
+    if (!qs_test_shared_path("vocab/ggml-vocab-llama-bpe.gguf", path, sizeof path)) return;
+    qs_error err;
+    gguf_file *f = gguf_open(path, &err);
+    assert_non_null(f);
+    assert_int_equal(f->n_tensors, 0);
+    assert_int_equal(f->n_kv, 20);
+    const gguf_kv *tok = gguf_get_arr(f, "tokenizer.ggml.tokens");
+    const gguf_kv *mer = gguf_get_arr(f, "tokenizer.ggml.merges");
+    assert_non_null(tok);
+    assert_non_null(mer);
+    assert_int_equal(tok->arr_count, 128256);
+    assert_int_equal(mer->arr_count, 280147);
+    gguf_arr_iter it;
+    gguf_str s = {0};
+    gguf_arr_begin(tok, &it);
+    for (uint64_t i = 0; i <= 128000; i++) assert_true(gguf_arr_next(&it, NULL, &s, NULL));
+    assert_true(str_eq(s, "<|begin_of_text|>"));
+    gguf_arr_begin(mer, &it);
+    assert_true(gguf_arr_next(&it, NULL, &s, NULL));
+    assert_true(str_eq(s, "\xc4\xa0 \xc4\xa0")); /* "Ġ Ġ" */
+    /* The file ends right after its metadata; the data section is empty. */
+    assert_int_equal(f->data_offset, f->file_size);
+
+    tmp_path(out, sizeof out, "vocab_copy.gguf");
+    gguf_writer *w = gguf_writer_open(out, 0, &err);
+    assert_non_null(w);
+    for (int64_t i = 0; i < f->n_kv; i++) assert_int_equal(gguf_writer_copy_kv(w, &f->kv[i]), QS_OK);
+    assert_int_equal(gguf_writer_finish(w, &err), QS_OK);
+    gguf_file *g = gguf_open(out, &err);
+    assert_non_null(g);
+    /* Same bytes, then the zero padding ggml's writer adds after the metadata. */
+    assert_int_equal(g->file_size, (f->file_size + 31) / 32 * 32);
+    assert_memory_equal(g->map, f->map, f->file_size);
+    for (uint64_t i = f->file_size; i < g->file_size; i++) assert_int_equal(g->map[i], 0);
+    gguf_close(g);
+    gguf_close(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stories_facts),
@@ -1078,6 +1136,7 @@ int main(void) {
         cmocka_unit_test(test_format_edges),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_big_vocab),
+        cmocka_unit_test(test_vocab_llama_bpe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
