@@ -195,6 +195,7 @@ int qs_export(const qs_model *m, const qs_plan *plan, const char *out_path,
     qs_planned p;
     int rc = qs_planned_init(&p, m, plan, err);
     if (rc != QS_OK) return rc;
+    const int64_t chunk_floats = opts && opts->chunk_floats > 0 ? opts->chunk_floats : QS_EXPORT_CHUNK_FLOATS;
 
     /* what can be done, and what deserves a warning */
     int64_t requant[QS_TYPE_COUNT] = {0};
@@ -211,7 +212,7 @@ int qs_export(const qs_model *m, const qs_plan *plan, const char *out_path,
         const qs_type_traits *tr = qs_type_traits_get(from);
         if (tr->quantized) requant[from]++;
         int64_t ne0 = mt->t->ne[0], rows = mt->t->n_elements / ne0;
-        int64_t chunk_rows = QS_EXPORT_CHUNK_FLOATS / ne0;
+        int64_t chunk_rows = chunk_floats / ne0;
         if (chunk_rows < 1) chunk_rows = 1;
         if (chunk_rows > rows) chunk_rows = rows;
         if (chunk_rows * ne0 > max_floats) max_floats = chunk_rows * ne0;
@@ -283,7 +284,7 @@ int qs_export(const qs_model *m, const qs_plan *plan, const char *out_path,
             continue;
         }
         int64_t ne0 = t->ne[0], rows = t->n_elements / ne0;
-        int64_t chunk_rows = QS_EXPORT_CHUNK_FLOATS / ne0;
+        int64_t chunk_rows = chunk_floats / ne0;
         if (chunk_rows < 1) chunk_rows = 1;
         uint64_t in_row = qs_type_row_bytes(from, ne0), out_row = qs_type_row_bytes(to, ne0);
         x.chunk_bytes_per_row = out_row;

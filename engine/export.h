@@ -57,6 +57,8 @@ typedef void (*qs_export_warn_fn)(void *user, const char *message);
 
 typedef struct qs_export_opts {
     int n_threads;             /* 0 = all cores */
+    int64_t chunk_floats;      /* floats of scratch per chunk; 0 = QS_EXPORT_CHUNK_FLOATS (tests
+                                  use small values to exercise many chunks) */
     /* progress(user, bytes_done, bytes_total): units are bytes of output tensor data over the
      * whole model. Called from the thread that called qs_export or from workers (never
      * concurrently); non-zero return cancels. NULL = none. */
