@@ -37,6 +37,14 @@ static inline int nearest(float v) {
     return v >= 0 ? (int)(v + 0.5f) : -(int)(0.5f - v);
 }
 
+/* Code of v clamped to [lo, hi] (small integers, |lo|, |hi| < 64), rounded half up: clamping
+ * first keeps the conversion defined for any finite v, and the truncating conversion of a
+ * positive value vectorises (the search loops below run it for every candidate scale). */
+static inline float code_of(float v, float lo, float hi) {
+    v = v < lo ? lo : v > hi ? hi : v;
+    return (float)((int)(v + 64.5f) - 64);
+}
+
 /* ------------------------------------------------------------------ Q4_K / Q5_K scale packing */
 
 /* 8 pairs of 6-bit (scale, min) in 12 bytes: pairs 0..3 in the low 6 bits of bytes 0..3 / 4..7;
@@ -213,40 +221,40 @@ static sub_fit fit_affine(const float *x, const float *w, int n, int nmax) {
     sub_fit best = {0, -lo};
     if (hi <= lo) return best; /* constant sub-block: q = 0, offset reproduces it */
     double best_err = INFINITY;
+    const float fmax = (float)nmax;
     for (int step = -AFFINE_STEPS_DOWN; step <= AFFINE_STEPS_UP; step++) {
-        float iscale = ((float)nmax + 0.1f * (float)step) / (hi - lo);
+        float iscale = (fmax + 0.1f * (float)step) / (hi - lo);
         if (iscale <= 0) continue;
-        double sw = 0, sq = 0, sqq = 0, sx = 0, sxq = 0;
+        float sw = 0, sq = 0, sqq = 0, sx = 0, sxq = 0; /* 16 or 32 terms: float is exact enough */
         for (int i = 0; i < n; i++) {
-            int q = clampi(nearest(iscale * (x[i] - lo)), 0, nmax);
+            float q = code_of(iscale * (x[i] - lo), 0.0f, fmax);
             sw += w[i];
             sq += w[i] * q;
             sqq += w[i] * q * q;
             sx += w[i] * x[i];
             sxq += w[i] * x[i] * q;
         }
-        double det = sw * sqq - sq * sq;
+        double det = (double)sw * sqq - (double)sq * sq;
         double a = 0, off = 1; /* x ~ a q + off */
         if (det > 0) {
-            a = (sw * sxq - sq * sx) / det;
-            off = (sqq * sx - sq * sxq) / det;
+            a = ((double)sw * sxq - (double)sq * sx) / det;
+            off = ((double)sqq * sx - (double)sq * sxq) / det;
         }
         if (off > 0) { /* all codes equal, or a positive offset: fit the scale alone, offset 0 */
             off = 0;
-            a = sqq > 0 ? sxq / sqq : 0;
+            a = sqq > 0 ? (double)sxq / sqq : 0;
         }
         if (a <= 0) continue;
-        double err = 0;
-        float inv = (float)(1.0 / a), offf = (float)off;
+        float err = 0, fa = (float)a, inv = (float)(1.0 / a), offf = (float)off;
         for (int i = 0; i < n; i++) {
-            int q = clampi(nearest((x[i] - offf) * inv), 0, nmax);
-            double e = a * q + off - x[i];
+            float q = code_of((x[i] - offf) * inv, 0.0f, fmax);
+            float e = fa * q + offf - x[i];
             err += w[i] * e * e;
         }
         if (err < best_err) {
             best_err = err;
-            best.a = (float)a;
-            best.b = (float)-off;
+            best.a = fa;
+            best.b = -offf;
         }
     }
     return best;
@@ -270,17 +278,17 @@ static float fit_signed(const float *x, const float *w, int n, int qmin, int qma
         for (int step = -SIGNED_STEPS; step <= SIGNED_STEPS; step++) {
             float inv0 = (target + (target > 0 ? 0.1f : -0.1f) * (float)step) / vmax;
             if (!(inv0 != 0) || !isfinite(inv0)) continue;
-            double sxq = 0, sqq = 0;
+            float sxq = 0, sqq = 0, fqmin = (float)qmin, fqmax = (float)qmax;
             for (int i = 0; i < n; i++) {
-                int q = clampi(nearest(x[i] * inv0), qmin, qmax);
+                float q = code_of(x[i] * inv0, fqmin, fqmax);
                 sxq += w[i] * x[i] * q;
                 sqq += w[i] * q * q;
             }
             if (sqq <= 0) continue;
-            float a = (float)(sxq / sqq), inv = a != 0 ? 1.0f / a : 0.0f;
-            double err = 0;
+            float a = sxq / sqq, inv = a != 0 ? 1.0f / a : 0.0f;
+            float err = 0;
             for (int i = 0; i < n; i++) {
-                double e = a * clampi(nearest(x[i] * inv), qmin, qmax) - x[i];
+                float e = a * code_of(x[i] * inv, fqmin, fqmax) - x[i];
                 err += w[i] * e * e;
             }
             if (err < best_err) {
@@ -327,12 +335,12 @@ static void quant_affine(const float *x, const float *w, const affine_spec *sp, 
                 for (int dm = -1; dm <= 1; dm++) {
                     int isc = clampi(sc0 + ds, 0, sp->scmax), im = clampi(m0 + dm, 0, sp->scmax);
                     float dl = d * (float)isc, ml = dmin * (float)im, inv = dl > 0 ? 1.0f / dl : 0.0f;
-                    double err = 0;
+                    float err = 0, fmax = (float)sp->nmax;
                     int codes[32];
                     for (int i = 0; i < sp->sub; i++) {
-                        int q = clampi(nearest((xs[i] + ml) * inv), 0, sp->nmax);
-                        codes[i] = q;
-                        double e = (double)(dl * (float)q - ml) - xs[i];
+                        float q = code_of((xs[i] + ml) * inv, 0.0f, fmax);
+                        codes[i] = (int)q;
+                        float e = dl * q - ml - xs[i];
                         err += ws[i] * e * e;
                     }
                     if (err < best) {
@@ -421,12 +429,12 @@ static void quant_signed(const float *x, const float *w, const signed_spec *sp, 
             for (int ds = -1; ds <= 1; ds++) {
                 int is = clampi(s0 + ds, sp->scmin, sp->scmax);
                 float dl = d * (float)is, inv = dl != 0 ? 1.0f / dl : 0.0f;
-                double err = 0;
+                float err = 0, fqmin = (float)sp->qmin, fqmax = (float)sp->qmax;
                 int codes[SUB];
                 for (int i = 0; i < SUB; i++) {
-                    int q = clampi(nearest(xs[i] * inv), sp->qmin, sp->qmax);
-                    codes[i] = q;
-                    double e = (double)(dl * (float)q) - xs[i];
+                    float q = code_of(xs[i] * inv, fqmin, fqmax);
+                    codes[i] = (int)q;
+                    float e = dl * q - xs[i];
                     err += ws[i] * e * e;
                 }
                 if (err < best) {
