@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "qs_plan_internal.h" /* llama-quantize's ftype table (qs_ftype_for) */
 #include "qs_quantize.h"
@@ -109,6 +111,17 @@ int qs_plan_file_type(const qs_plan *plan, const qs_planned *p) {
 }
 
 /* ============================================================== export */
+
+/* Drops the input's pages of a converted or copied range from this process (the map is read-only, so the
+ * pages are clean: a later access reads them again). Keeps the resident size of an export near
+ * the scratch buffers instead of growing to the whole input file. Advisory: errors ignored. */
+static void release_pages(const uint8_t *p, uint64_t n) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || n == 0) return;
+    uintptr_t a = (uintptr_t)p, b = a + n;
+    a = a / (uintptr_t)page * (uintptr_t)page;
+    madvise((void *)a, b - a, MADV_DONTNEED);
+}
 
 typedef struct export_ctx {
     const qs_export_opts *o;
@@ -280,6 +293,7 @@ int qs_export(const qs_model *m, const qs_plan *plan, const char *out_path,
                     rc = qs_error_set(err, "%s: %s", mt->name, gguf_writer_error(w));
                 else if (x.done += n, report(&x, x.done))
                     rc = QS_CANCELLED;
+                release_pages(t->data + o, n);
             }
             continue;
         }
@@ -302,6 +316,7 @@ int qs_export(const qs_model *m, const qs_plan *plan, const char *out_path,
             if (rc == QS_OK && gguf_writer_write(w, obuf, (uint64_t)n * out_row) != QS_OK)
                 rc = qs_error_set(err, "%s: %s", mt->name, gguf_writer_error(w));
             x.done += (uint64_t)n * out_row;
+            release_pages(t->data + (uint64_t)r * in_row, (uint64_t)n * in_row);
         }
     }
     if (rc == QS_CANCELLED) qs_error_set(err, "cancelled");
