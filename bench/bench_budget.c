@@ -11,6 +11,8 @@
 
 #include "budget_model.h"
 #include "qs_budget.h"
+#include "synth.h"
+#include <math.h>
 
 static double now_us(void) {
     struct timespec t;
@@ -56,6 +58,51 @@ static double solve_median(const qs_budget_problem *p, qs_budget_solution *s) {
     }
     qsort(t, 21, sizeof t[0], cmp_d);
     return t[10];
+}
+
+/* Solver scaling on model-sized problems without measuring: the tensor list of a synth shape,
+ * candidates from the ladder that fit its rows, error modelled as n x 4^-bpw x a per-tensor
+ * factor (what real tables look like, roughly). */
+static void scaling(const char *shape_name) {
+    const qs_synth_shape *sh = qs_synth_find(shape_name);
+    if (!sh) return;
+    int n = qs_synth_tensors(sh, sh->n_vocab, NULL, 0);
+    qs_synth_tensor *st = malloc((size_t)n * sizeof *st);
+    qs_budget_item *it = malloc((size_t)n * sizeof *it);
+    qs_budget_cand *cd = malloc((size_t)n * 16 * sizeof *cd);
+    if (!st || !it || !cd) return;
+    qs_synth_tensors(sh, sh->n_vocab, st, n);
+    const qs_type *lad;
+    int nl = qs_type_ladder(&lad);
+    int ni = 0;
+    uint64_t st_state = 1, q4 = 0;
+    for (int i = 0; i < n; i++) {
+        if (st[i].f32) continue;
+        int64_t rows = st[i].ne[1], ne0 = st[i].ne[0];
+        double f = 0.5 + (double)((st_state = st_state * 6364136223846793005ull + 1442695040888963407ull) >> 40) /
+                             (double)(1ull << 24);
+        it[ni] = (qs_budget_item){st[i].name, &cd[ni * 16], 0};
+        for (int k = 0; k < nl && it[ni].n_cand < 16; k++) {
+            uint64_t rb = qs_type_row_bytes(lad[k], ne0);
+            if (!rb) continue;
+            double bpw = qs_type_bpw(lad[k]);
+            cd[ni * 16 + it[ni].n_cand++] = (qs_budget_cand){lad[k], rb * (uint64_t)rows,
+                                                             (double)(ne0 * rows) * f * pow(4.0, -bpw)};
+            if (lad[k] == QS_TYPE_Q4_K) q4 += rb * (uint64_t)rows;
+        }
+        ni++;
+    }
+    qs_budget_problem p = {.items = it, .n_items = ni, .budget = q4};
+    qs_budget_solution s = {0}, h = {0};
+    double us = solve_median(&p, &s);
+    p.dp_states = -1;
+    double uh = solve_median(&p, &h);
+    printf("scaling %-14s %4d tensors, budget %7.1f MiB: with DP %8.1f us, error %.6g%s; "
+           "hull+greedy only %7.1f us, error %.6g (x%.6f)\n", shape_name, ni, (double)q4 / QS_MIB, us,
+           s.error, s.exact ? " (optimal)" : " (DP in quanta)", uh, h.error, h.error / s.error);
+    qs_budget_solution_free(&s);
+    qs_budget_solution_free(&h);
+    free(st), free(it), free(cd);
 }
 
 int main(int argc, char **argv) {
@@ -145,5 +192,8 @@ int main(int argc, char **argv) {
     }
     free(types);
     qs_model_close(m);
+    printf("\n");
+    scaling("tinyllama-1.1b");
+    scaling("llama-3.1-8b");
     return 0;
 }

@@ -368,6 +368,41 @@ static void test_varied_presets(void **state) {
     qs_model_close(m);
 }
 
+static int stop_after_5(void *user, uint64_t done, uint64_t total) {
+    int *calls = user;
+    (*calls)++;
+    (void)total;
+    return done >= 5;
+}
+
+static void test_table_cancel(void **state) {
+    (void)state;
+    qs_model *m = tiny_model("tiny-cancel.gguf", 1);
+    qs_budget_table_opts o;
+    qs_budget_table_opts_default(&o);
+    int calls = 0;
+    o.progress = stop_after_5;
+    o.progress_user = &calls;
+    qs_budget_table tab;
+    qs_error err;
+    assert_int_equal(qs_budget_table_build(m, &o, &tab, &err), QS_CANCELLED);
+    assert_int_equal(calls, 5);
+    assert_null(tab.items);
+    /* only some types, one row length they cannot hold: Q4_K needs 256-wide rows, tiny has them */
+    static const qs_type two[] = {QS_TYPE_Q4_K, QS_TYPE_Q8_0};
+    o.progress = NULL;
+    o.types = two;
+    o.n_types = 2;
+    assert_int_equal(qs_budget_table_build(m, &o, &tab, &err), QS_OK);
+    for (int i = 0; i < tab.n_items; i++) assert_int_equal(tab.items[i].n_cand, 2);
+    qs_budget_cand c;
+    assert_int_equal(qs_budget_cell_measure(m, tab.tensor[0], QS_TYPE_Q4_K, &o, 1, &c, &err), QS_OK);
+    assert_true(c.error == tab.items[0].cand[0].error);
+    assert_int_equal(c.bytes, tab.items[0].cand[0].bytes);
+    qs_budget_table_free(&tab);
+    qs_model_close(m);
+}
+
 /* The whole-estimate budget: solve for the estimate of a Q4_K_M file at 2048 tokens, then check
  * the estimate of the solution stays within it and the weights use most of it. */
 static void test_estimate_budget(void **state) {
@@ -581,7 +616,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exhaustive),       cmocka_unit_test(test_invariants),
         cmocka_unit_test(test_synth_presets),    cmocka_unit_test(test_varied_presets),
-        cmocka_unit_test(test_estimate_budget),
+        cmocka_unit_test(test_estimate_budget),  cmocka_unit_test(test_table_cancel),
         cmocka_unit_test(test_imatrix_reader),   cmocka_unit_test(test_imatrix_weighted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
