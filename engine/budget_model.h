@@ -26,7 +26,23 @@
  * Cost: each (tensor, type) cell is one qs_metrics_compute; SAMPLED mode with a small fraction
  * makes the table quick (stories260K: milliseconds; 1B models: seconds), EXACT refines it.
  * Cells are independent: a UI can recompute single cells (qs_budget_cell_measure) and keep the
- * table as a cache keyed by (tensor, type, mode). */
+ * table as a cache keyed by (tensor, type, mode).
+ *
+ * Typical use (`quantscope plan MODEL --budget 6GiB --ctx 8192 [--imatrix F]`):
+ *
+ *   qs_imatrix im;                        qs_imatrix_load(path, &im, &err);      (optional)
+ *   qs_budget_table_opts o;               qs_budget_table_opts_default(&o); o.imatrix = &im;
+ *   qs_budget_table tab;                  qs_budget_table_build(model, &o, &tab, &err);
+ *   uint64_t wb;                          qs_budget_weight_budget(model, &est_settings, 6 * QS_GIB,
+ *                                                                 &wb, NULL, &err);
+ *                                         (or wb = qs_budget_bpw_bytes(4.8, tab.n_params))
+ *   qs_budget_problem p;                  qs_budget_table_problem(&tab, wb, &p);
+ *   qs_budget_solution s;                 qs_budget_solve(&p, &s, &err);  -> s.bytes, s.error
+ *   qs_plan plan;                         qs_plan_init(&plan); qs_budget_to_plan(&p, &s, &plan, &err);
+ *   ... resolve / print / save the plan as any other; free: solution, table, imatrix, plan.
+ *
+ * To compare with a preset, resolve it (qs_plan_model.has_imatrix set when an imatrix is used,
+ * as llama-quantize changes some mixes then) and qs_budget_table_eval the resolved types. */
 #ifndef QS_BUDGET_MODEL_H
 #define QS_BUDGET_MODEL_H
 

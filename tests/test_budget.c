@@ -250,7 +250,16 @@ static void beat_presets(const qs_model *m, const qs_budget_table *tab, bool ima
         qs_plan_init(&plan);
         qs_plan_set_preset(&plan, QS_PRESET_Q4_K_M);
         assert_int_equal(qs_plan_insert_rule(&plan, -1, "ffn", QS_TYPE_Q2_K, &err), QS_OK);
+        assert_int_equal(qs_plan_set_layer(&plan, 0, QS_TYPE_Q8_0, &err), QS_OK);
+        assert_int_equal(qs_plan_set_tensor(&plan, "output.weight", QS_TYPE_F32, &err), QS_OK);
+        plan.keep_first = 1;
+        plan.keep_type = QS_TYPE_Q8_0;
+        /* twice: the second call replaces the overrides the first one wrote */
         assert_int_equal(qs_budget_to_plan(&p, &s, &plan, &err), QS_OK);
+        assert_int_equal(qs_budget_to_plan(&p, &s, &plan, &err), QS_OK);
+        assert_int_equal(plan.n_layers, 0);
+        assert_int_equal(plan.keep_first, 0);
+        assert_int_equal(qs_plan_validate(&plan, &err), QS_OK);
         assert_int_equal(plan.preset, QS_PRESET_NONE);
         assert_int_equal(plan.n_rules, 0);
         qs_plan_model pm;
