@@ -241,9 +241,13 @@ static int parse_attr_word(tparser *tp, unsigned *attr) {
 static int parse_style(tparser *tp, tui_style *st) {
     if (tp->ev.type != YAML_MAPPING_START_EVENT)
         return perr(tp, &tp->ev.start_mark, "expected a mapping { fg: ..., bg: ..., attr: ... }%s", "");
+    /* a listed element is exactly what the file says: unnamed fields are default / none */
+    *st = (tui_style){D, D, 0};
     for (;;) {
         if (next(tp)) return QS_ERR;
         if (tp->ev.type == YAML_MAPPING_END_EVENT) return QS_OK;
+        if (tp->ev.type != YAML_SCALAR_EVENT)
+            return perr(tp, &tp->ev.start_mark, "expected fg, bg or attr%s", "");
         char key[32];
         snprintf(key, sizeof key, "%s", scalar(tp));
         yaml_mark_t km = tp->ev.start_mark;

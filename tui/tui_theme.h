@@ -12,7 +12,9 @@
  *
  * Colours: default, black, red, green, yellow, blue, magenta, cyan, white, bright-<name>,
  * gray/grey (= bright-black), an xterm-256 index 0..255, or "#rrggbb". Attributes: bold, dim,
- * reverse, underline, italic. Elements a file leaves out keep the built-in default-dark value.
+ * reverse, underline, italic. An element a file lists is exactly what it says (fg / bg left out
+ * are the terminal's default, attr left out is none); elements a file leaves out keep the built-in
+ * default-dark value.
  * Parsing and colour mapping are pure (no ncurses); tui_draw.c applies a theme to the screen.
  * Owned by tui/. */
 #ifndef TUI_THEME_H
