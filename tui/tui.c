@@ -59,13 +59,28 @@ static void draw_help(tui_ui *ui) {
         bool any = false;
         for (int i = 0; i < n && k < 127; i++) {
             if (t[i].view != view) continue;
+            bool seen = false; /* one line per (view, action): its keys together */
+            for (int j = 0; j < i && !seen; j++) seen = t[j].view == view && t[j].action == t[i].action;
+            if (seen) continue;
             if (!any) {
                 snprintf(lines[k], sizeof lines[k], "%s", view < 0 ? "Everywhere" : tui_view_name((tui_view)view));
                 le[k++] = TUI_C_TITLE;
                 any = true;
             }
-            char kb[16];
-            snprintf(lines[k], sizeof lines[k], "  %-8s %s", tui_key_name(t[i].key, kb, sizeof kb), t[i].help);
+            char keys[64] = "";
+            for (int j = i; j < n; j++) {
+                if (t[j].view != view || t[j].action != t[i].action) continue;
+                char kb[16];
+                const char *name = tui_key_name(t[j].key, kb, sizeof kb);
+                char with[20];
+                snprintf(with, sizeof with, "/%s/", name);
+                char have[70];
+                snprintf(have, sizeof have, "/%s/", keys);
+                if (strstr(have, with)) continue;
+                size_t len = strlen(keys);
+                snprintf(keys + len, sizeof keys - len, "%s%s", len ? "/" : "", name);
+            }
+            snprintf(lines[k], sizeof lines[k], "  %-14s %s", keys, t[i].help);
             le[k++] = TUI_C_TEXT;
         }
     }
@@ -304,14 +319,17 @@ static bool locale_utf8(void) {
 int tui_run(const char *model_path, const char *plan_path, const char *theme, qs_error *err) {
     if (!model_path || !*model_path)
         return qs_error_set(err, "no model given (the model picker is not built yet)");
-    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
-        return qs_error_set(err, "the explorer needs a terminal (stdin and stdout)");
     setlocale(LC_ALL, "");
     tui_ui *ui = calloc(1, sizeof *ui);
     if (!ui) return qs_error_set(err, "out of memory");
     if (tui_app_open(&ui->app, model_path, plan_path, err) != QS_OK) {
         free(ui);
         return QS_ERR;
+    }
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        tui_app_close(&ui->app);
+        free(ui);
+        return qs_error_set(err, "the explorer needs a terminal (stdin and stdout)");
     }
     if (tui_events_init(&ui->ev, err) != QS_OK) {
         tui_app_close(&ui->app);

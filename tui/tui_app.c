@@ -248,8 +248,18 @@ void tui_app_row_types(const tui_app *a, const tui_row *r, char *buf, size_t n) 
     }
     size_t o = 0;
     buf[0] = 0;
-    for (int t = 0; t < QS_TYPE_COUNT && o + 1 < n; t++) {
-        if (!count[t]) continue;
+    /* most common first */
+    int order[QS_TYPE_COUNT], k = 0;
+    for (int t = 0; t < QS_TYPE_COUNT; t++)
+        if (count[t]) order[k++] = t;
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && count[order[j]] > count[order[j - 1]]; j--) {
+            int x = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = x;
+        }
+    for (int oi = 0; oi < k && o + 1 < n; oi++) {
+        int t = order[oi];
         int w = r->tensor >= 0 ? snprintf(buf + o, n - o, "%s%s", o ? " " : "", qs_type_name(t))
                                : snprintf(buf + o, n - o, "%s%s x%d", o ? "  " : "", qs_type_name(t), count[t]);
         if (w < 0) break;

@@ -94,7 +94,7 @@ int tui_key_hints(tui_view view, tui_hint *out, int max) {
 const char *tui_key_name(int key, char *buf, int n) {
     switch (key) {
     case '\t': return "Tab";
-    case '\n': case KEY_ENTER: return "Enter";
+    case '\n': case '\r': case KEY_ENTER: return "Enter";
     case ' ': return "Space";
     case KEY_UP: return "Up";
     case KEY_DOWN: return "Down";
