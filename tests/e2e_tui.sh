@@ -125,6 +125,16 @@ keys main d
 expect_screen main '^GPU +\[' "a GPU device shows its bar"
 expect_screen main 'largest context that fits: [0-9,]+ tokens' "largest context"
 
+# a typed context length; a preset from the menu
+keys main c 4 0 9 6 Enter
+expect_screen main 'context +4,096 tokens' "c types a context length"
+keys main c x Escape
+expect_screen main 'context +4,096 tokens' "Esc cancels the typed context"
+keys main 2 p
+expect_screen main 'Presets \(Enter applies\)' "presets menu opens"
+keys main Down Down Down Down Down Enter
+expect_screen main 'preset Q4_K_M +overrides: 1 block' "a preset applies and keeps the overrides"
+
 # help and the placeholders
 keys main '?'
 expect_screen main 'Help: keys' "help opens"
@@ -162,6 +172,7 @@ keys plain 3
 expect_screen plain 'host RAM +\[[#=%+*o]*\.+\]' "ASCII meter outside UTF-8"
 keys plain q
 if exited plain && [ "$(cat "$T/plain.rc")" = 0 ]; then ok; else bad "q quits at once without changes"; fi
+[ -s "$T/plain.err" ] && bad "stderr not empty: $(head -c 300 "$T/plain.err")"
 
 # ---- a bad theme: a message with file:line:col, the default theme used ----------------------
 printf 'name: broken\ncolors:\n  ok: { fg: blu }\n' >"$T/broken.yaml"
@@ -171,6 +182,7 @@ keys theme x 1
 expect_screen theme '292,800' "any key closes the message"
 keys theme q
 exited theme || bad "quit after the theme message"
+[ -s "$T/theme.err" ] && bad "stderr not empty: $(head -c 300 "$T/theme.err")"
 start theme2 100 30 -- "$M" --theme light
 expect_screen theme2 '292,800' "a shipped theme by name"
 keys theme2 q

@@ -50,7 +50,7 @@ static void draw_help(tui_ui *ui) {
     int h = ui->rows - 4, w = ui->cols - 4;
     if (w > 90) w = 90;
     int x0 = (ui->cols - w) / 2, y0 = 2;
-    tui_box(&ui->scr, y0, x0, h, w, "Help: keys (Esc or ? closes)");
+    tui_box(&ui->scr, y0, x0, h, w, "Help: keys (arrows scroll, Esc closes)");
     static char lines[128][160];
     static tui_elem le[128];
     int k = 0;

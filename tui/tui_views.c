@@ -155,8 +155,11 @@ static void device_meter(tui_ui *ui, int y, int dev, uint64_t capacity, const ch
     tui_fmt_bytes(capacity, cap, sizeof cap);
     int w = ui->cols;
     char right[96];
-    snprintf(right, sizeof right, " %s / %s %s", used, capacity ? cap : "?",
-             capacity ? (fits ? "fits" : "DOES NOT FIT") : "(size unknown)");
+    /* host capacity is the RAM available now (MemAvailable), a GPU's its total */
+    if (capacity)
+        snprintf(right, sizeof right, " %s / %s %s", used, cap, fits ? "fits" : "DOES NOT FIT");
+    else
+        snprintf(right, sizeof right, " %s (capacity unknown)", used);
     int lw = 10;
     int rw = (int)strlen(right);
     int bw = w - lw - rw - 2;
@@ -177,7 +180,9 @@ static void draw_memory(tui_ui *ui, int y, int h) {
     const qs_device *d = &a->devices[a->device];
     char b1[32], b2[32], b3[32];
     int yy = y;
-    tui_textf(s, yy++, 0, w, TUI_C_TEXT, true, "device     %s", d->label);
+    char avail[32];
+    tui_fmt_bytes(a->es.host_mem, avail, sizeof avail);
+    tui_textf(s, yy++, 0, w, TUI_C_TEXT, true, "device     %s; host RAM available %s", d->label, avail);
     if (!a->est_ok) {
         tui_text(s, yy++, 0, w, TUI_C_ERROR, a->est_err.msg, true);
         for (; yy < y + h; yy++) tui_text(s, yy, 0, w, TUI_C_TEXT, "", true);
