@@ -35,7 +35,7 @@ start() {
     local envs=()
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
-    printf '%q ' env "${envs[@]}" "$TUI" "$@" >"$T/$name.cmd"
+    printf '%q ' env TERM=xterm-256color "${envs[@]}" "$TUI" "$@" >"$T/$name.cmd"
     echo "2>$T/$name.err; echo \$? >$T/$name.rc; sleep 60" >>"$T/$name.cmd"
     tm new-session -d -s "$name" -x "$cols" -y "$rows" "sh $T/$name.cmd"
 }
@@ -176,7 +176,7 @@ if exited plain && [ "$(cat "$T/plain.rc")" = 0 ]; then ok; else bad "q quits at
 
 # ---- a bad theme: a message with file:line:col, the default theme used ----------------------
 printf 'name: broken\ncolors:\n  ok: { fg: blu }\n' >"$T/broken.yaml"
-start theme 100 30 -- "$M" --theme "$T/broken.yaml"
+start theme 100 30 TERM=xterm -- "$M" --theme "$T/broken.yaml"   # 8 colours
 expect_screen theme 'broken\.yaml:3:13: bad colour' "bad theme named with line:col"
 keys theme x 1
 expect_screen theme '292,800' "any key closes the message"
@@ -185,8 +185,18 @@ exited theme || bad "quit after the theme message"
 [ -s "$T/theme.err" ] && bad "stderr not empty: $(head -c 300 "$T/theme.err")"
 start theme2 100 30 -- "$M" --theme light
 expect_screen theme2 '292,800' "a shipped theme by name"
-keys theme2 q
+# the mouse (SGR reports, as xterm sends them): click the "3 Memory" tab, then a row
+tm send-keys -t theme2 -l $'\e[<0;22;2M' $'\e[<0;22;2m'
+expect_screen theme2 'largest context' "a click on a tab switches the view"
+keys theme2 2
+expect_screen theme2 '^\+ blk\.4 ' "layers view for the mouse"
+tm send-keys -t theme2 -l $'\e[<0;5;8M' $'\e[<0;5;8m'
+keys theme2 -
+expect_screen theme2 'blk\.2: F32 -> F16' "a click selects a row"
+tm send-keys -t theme2 -l $'\e[<65;5;8M'
+keys theme2 q y
 exited theme2 || bad "quit (light theme)"
+[ -s "$T/theme2.err" ] && bad "stderr not empty: $(head -c 300 "$T/theme2.err")"
 
 # ---- errors: a missing model is reported without drawing ------------------------------------
 "$TUI" "$T/none.gguf" </dev/null >"$T/out" 2>"$T/err"
