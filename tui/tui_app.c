@@ -368,11 +368,17 @@ int tui_app_step_type(tui_app *a, int row, int dir) {
         tui_app_update(a);
         return QS_ERR;
     }
+    bool had_est = a->est_ok;
     tui_app_update(a);
-    uint64_t after = a->er.total[QS_EST_HOST] + a->er.total[QS_EST_GPU];
-    char d[48];
-    tui_fmt_delta((int64_t)(after - before), d, sizeof d);
-    status(a, false, "%s: %s -> %s (memory %s)", nm, qs_type_name(cur), qs_type_name(next), d);
+    if (had_est && a->est_ok) {
+        uint64_t after = a->er.total[QS_EST_HOST] + a->er.total[QS_EST_GPU];
+        char d[48];
+        tui_fmt_delta((int64_t)(after - before), d, sizeof d);
+        status(a, false, "%s: %s -> %s (memory %s)", nm, qs_type_name(cur), qs_type_name(next), d);
+    } else {
+        status(a, !a->est_ok, "%s: %s -> %s%s%s", nm, qs_type_name(cur), qs_type_name(next),
+               a->est_ok ? "" : "; no memory estimate: ", a->est_ok ? "" : a->est_err.msg);
+    }
     return QS_OK;
 }
 
