@@ -123,6 +123,9 @@ int tui_app_open(tui_app *a, const char *model_path, const char *plan_path, qs_e
         a->et[i].type = a->pt[i].type;
         a->et[i].block = a->pt[i].block;
     }
+    /* The estimator's view of the model is a field-by-field copy of qs_model's hyper-parameters.
+     * It belongs beside qs_model_plan_view in engine/model.h (a qs_model_est_view) so that a
+     * future `quantscope estimate` builds exactly the same one; until then it lives here. */
     const qs_hparams *hp = &a->model->hp;
     a->em.arch = hp->arch;
     a->em.n_layer = (int)hp->n_layer;

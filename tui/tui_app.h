@@ -98,7 +98,8 @@ void tui_app_set_preset(tui_app *a, qs_preset p);
  * tensor's). Writes into buf. */
 void tui_app_why(const tui_app *a, int row, char *buf, size_t n);
 
-/* Memory controls. */
+/* Memory controls. Context, KV type and device are run settings a plan carries (qs_plan.context,
+ * kv_type, device), so changing them modifies the plan; GPU layers are not part of a plan. */
 void tui_app_set_ctx(tui_app *a, int64_t n_ctx);   /* clamped to [256, 16 Mi] */
 void tui_app_next_kv(tui_app *a, int dir);
 void tui_app_gpu_layers(tui_app *a, int delta);
