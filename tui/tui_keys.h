@@ -1,0 +1,81 @@
+/* tui_keys.h — the key map as data: one table of (key, view, action, hint, help) rows.
+ *
+ * Dispatch, the bottom bar and the `?` help screen all read this table (htop's idea of actions
+ * bound to keys in one place): adding a key is adding a row. Owned by tui/. */
+#ifndef TUI_KEYS_H
+#define TUI_KEYS_H
+
+#include <stdbool.h>
+
+#include "tui_layout.h"
+
+typedef enum tui_view {
+    TUI_VIEW_MODEL = 0,
+    TUI_VIEW_LAYERS,
+    TUI_VIEW_MEMORY,
+    TUI_VIEW_ERRORS,
+    TUI_VIEW_TRADEOFF,
+    TUI_VIEW_CHAT,
+    TUI_VIEW_COUNT,
+    TUI_VIEW_GLOBAL = -1, /* a key that works in every view */
+} tui_view;
+
+/* Tab label of a view ("Model", "Layers", ...). */
+const char *tui_view_name(tui_view v);
+
+typedef enum tui_action {
+    TUI_ACT_NONE = 0,
+    TUI_ACT_QUIT,
+    TUI_ACT_HELP,
+    TUI_ACT_NEXT_VIEW,
+    TUI_ACT_PREV_VIEW,
+    TUI_ACT_VIEW_1, TUI_ACT_VIEW_2, TUI_ACT_VIEW_3, TUI_ACT_VIEW_4, TUI_ACT_VIEW_5, TUI_ACT_VIEW_6,
+    TUI_ACT_UP,
+    TUI_ACT_DOWN,
+    TUI_ACT_PGUP,
+    TUI_ACT_PGDN,
+    TUI_ACT_HOME,
+    TUI_ACT_END,
+    TUI_ACT_EXPAND,        /* layers: expand / collapse a block */
+    TUI_ACT_RAISE,         /* layers: more bits; memory: more context */
+    TUI_ACT_LOWER,         /* layers: fewer bits; memory: less context */
+    TUI_ACT_CLEAR,         /* layers: remove the override of the selected row */
+    TUI_ACT_PRESETS,       /* layers: presets menu */
+    TUI_ACT_WHY,           /* layers: why the selected tensor has its type */
+    TUI_ACT_CTX_TYPE,      /* memory: type a context length */
+    TUI_ACT_KV_TYPE,       /* memory: next KV-cache type */
+    TUI_ACT_GPU_MORE,      /* memory: one more GPU layer */
+    TUI_ACT_GPU_LESS,      /* memory: one less GPU layer */
+    TUI_ACT_DEVICE_NEXT,   /* memory: next device preset */
+    TUI_ACT_DEVICE_PREV,   /* memory: previous device preset */
+    TUI_ACT_REDRAW,
+    TUI_ACT_COUNT
+} tui_action;
+
+/* Key codes: ncurses KEY_* values, plain characters, or these for keys ncurses has no name for. */
+enum { TUI_KEY_TAB = '\t', TUI_KEY_ENTER = '\n', TUI_KEY_ESC = 27, TUI_KEY_CTRL_L = 12 };
+
+typedef struct tui_keydef {
+    int key;           /* ncurses key code */
+    int view;          /* tui_view, or TUI_VIEW_GLOBAL */
+    tui_action action;
+    const char *hint;  /* bottom-bar key text, NULL = not shown in the bar (help only) */
+    const char *label; /* bottom-bar label */
+    const char *help;  /* one line for the help screen */
+} tui_keydef;
+
+/* The whole table (static); returns its length. */
+int tui_keys(const tui_keydef **table);
+
+/* The action bound to key in view: a row for the view wins over a global row. TUI_ACT_NONE if
+ * the key means nothing there. */
+tui_action tui_key_action(int key, tui_view view);
+
+/* The bottom-bar hints for a view (its own rows first, then globals), at most max; returns the
+ * count. Keys bound to the same action are shown once. */
+int tui_key_hints(tui_view view, tui_hint *out, int max);
+
+/* Printable name of a key code ("q", "Tab", "PgDn", "Enter"). Returns a static or buf. */
+const char *tui_key_name(int key, char *buf, int n);
+
+#endif
