@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "synth.h"
+#include "tui.h"
 
 #ifndef QS_VERSION
 #define QS_VERSION "0.0.0"
@@ -79,15 +80,33 @@ static const char *demo_model(char *buf, size_t n) {
 
 int cli_main(int argc, char **argv) {
     setlocale(LC_ALL, "");
-    if (argc < 2) { /* no model: the built-in demo (until the explorer lands, its info) */
-        char path[4096];
-        if (!demo_model(path, sizeof path)) return CLI_FAIL;
-        printf("built-in demo model (random weights, tiny llama shape): %s\n\n", path);
-        char *args[] = {"info", path, NULL};
-        return cmd_info(2, args);
-    }
-    if (argv[1][0] != '-' && access(argv[1], F_OK) == 0) { /* quantscope MODEL.gguf */
-        char *args[] = {"info", argv[1], NULL};
+    /* quantscope [MODEL.gguf [--plan P] [--theme T]]: the explorer on a terminal; when stdin or
+     * stdout is not a terminal (pipes, scripts), the model's info instead. No model: the
+     * built-in demo model. */
+    if (argc < 2 || (argv[1][0] != '-' && access(argv[1], F_OK) == 0)) {
+        char demo[4096];
+        const char *model = argc >= 2 ? argv[1] : demo_model(demo, sizeof demo);
+        if (!model) return CLI_FAIL;
+        const char *plan = NULL, *theme = NULL;
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--plan") && i + 1 < argc) plan = argv[++i];
+            else if (!strcmp(argv[i], "--theme") && i + 1 < argc) theme = argv[++i];
+            else {
+                fprintf(stderr, "quantscope: unexpected argument '%s' (usage: quantscope MODEL.gguf "
+                                "[--plan PLAN.yaml] [--theme NAME])\n", argv[i]);
+                return CLI_USAGE;
+            }
+        }
+        if (isatty(0) && isatty(1)) {
+            qs_error err;
+            if (tui_run(model, plan, theme, &err) != QS_OK) {
+                fprintf(stderr, "quantscope: %s\n", err.msg);
+                return CLI_FAIL;
+            }
+            return CLI_OK;
+        }
+        if (argc < 2) printf("built-in demo model (random weights, tiny llama shape): %s\n\n", model);
+        char *args[] = {"info", (char *)model, NULL};
         return cmd_info(2, args);
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
