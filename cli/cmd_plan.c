@@ -3,10 +3,12 @@
  *                 [--llama-quantize-args] [--json] */
 #include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "budget_model.h"
 #include "cli_plan.h"
 #include "cli_util.h"
 
@@ -28,8 +30,14 @@ const char cmd_plan_usage[] =
     "  --layer N=TYPE          every quantizable tensor of block N (repeatable)\n"
     "  --tensor NAME=TYPE      one tensor by exact name (repeatable)\n"
     "  --keep-ends N:M=TYPE    keep the first N and last M blocks at TYPE\n"
-    "  --budget SIZE, --bpw X, --imatrix FILE\n"
-    "                          the budget planner (not available yet in this build)\n"
+    "  --budget SIZE           the budget planner: the mix of types with the least error whose\n"
+    "                          whole memory estimate (weights, KV cache, compute, output) at the\n"
+    "                          plan's context and KV type fits SIZE (6GiB, 6.5G, 800MiB)\n"
+    "  --bpw X                 the budget planner with a size of X bits per weight\n"
+    "  --imatrix FILE          weight errors by a llama.cpp importance matrix (imatrix GGUF or\n"
+    "                          legacy .dat) in the budget planner\n"
+    "  --exact                 measure errors on every row for the budget planner (default: a\n"
+    "                          deterministic 10%% sample)\n"
     "  -o, --output PLAN.yaml  save the plan (atomically), with this model's fingerprint\n"
     "  --llama-quantize-args   print the equivalent llama-quantize command instead of the table\n"
     "  --json                  print as JSON\n\n"
@@ -109,6 +117,67 @@ static json_t *strlist_json(const qs_strlist *l) {
     return a;
 }
 
+static int budget_progress(void *user, uint64_t done, uint64_t total) {
+    (void)user;
+    fprintf(stderr, "\r  measuring errors %3d%%", total ? (int)(100 * done / total) : 100);
+    return 0;
+}
+
+/* --budget / --bpw: measure every (tensor, type) error, solve, and make the plan the solution
+ * (default type + per-tensor overrides) so it prints, saves and exports like any plan. */
+static int solve_budget(cli_planned *cp, uint64_t total_budget, double bpw, const char *imatrix, bool exact,
+                        bool json) {
+    qs_error err;
+    qs_imatrix im;
+    bool have_im = false;
+    if (imatrix) {
+        if (qs_imatrix_load(imatrix, &im, &err) != QS_OK) return cli_fail("plan", "%s", err.msg);
+        have_im = true;
+    }
+    qs_budget_table_opts o;
+    qs_budget_table_opts_default(&o);
+    if (exact) o.mode = QS_METRICS_EXACT;
+    if (have_im) o.imatrix = &im;
+    if (!json && isatty(2)) o.progress = budget_progress;
+    qs_budget_table tab;
+    int rc = qs_budget_table_build(cp->m, &o, &tab, &err);
+    if (o.progress) fputc('\n', stderr);
+    if (rc != QS_OK) {
+        if (have_im) qs_imatrix_free(&im);
+        return cli_fail("plan", "%s", err.msg);
+    }
+    uint64_t weights;
+    if (total_budget) {
+        qs_est_settings es;
+        qs_est_settings_default(&es);
+        if (cp->plan.context > 0) es.n_ctx = cp->plan.context;
+        es.type_k = es.type_v = cp->plan.kv_type;
+        if (qs_budget_weight_budget(cp->m, &es, total_budget, &weights, NULL, &err) != QS_OK) {
+            qs_budget_table_free(&tab);
+            if (have_im) qs_imatrix_free(&im);
+            return cli_fail("plan", "%s", err.msg);
+        }
+    } else {
+        weights = qs_budget_bpw_bytes(bpw, tab.n_params);
+    }
+    qs_budget_problem p;
+    qs_budget_table_problem(&tab, weights, &p);
+    qs_budget_solution sol;
+    rc = qs_budget_solve(&p, &sol, &err);
+    if (rc == QS_OK) rc = qs_budget_to_plan(&p, &sol, &cp->plan, &err);
+    if (rc == QS_OK && !json) {
+        char a[32], b[32];
+        fprintf(stderr, "budget planner: %s of weights within %s, total squared error %.6g%s (%s errors%s)\n",
+                cli_fmt_bytes(sol.bytes, a, sizeof a), cli_fmt_bytes(weights, b, sizeof b), sol.error,
+                sol.exact ? ", proven optimal" : "", exact ? "exact" : "sampled", have_im ? ", imatrix-weighted" : "");
+    }
+    qs_budget_solution_free(&sol);
+    qs_budget_table_free(&tab);
+    if (have_im) qs_imatrix_free(&im);
+    if (rc != QS_OK) return cli_fail("plan", "%s", err.msg);
+    return CLI_OK;
+}
+
 int cmd_plan(int argc, char **argv) {
     static const struct option opts[] = {
         {"from", required_argument, 0, 'f'},  {"preset", required_argument, 0, 'p'},
@@ -117,10 +186,11 @@ int cmd_plan(int argc, char **argv) {
         {"keep-ends", required_argument, 0, 'k'}, {"output", required_argument, 0, 'o'},
         {"llama-quantize-args", no_argument, 0, 'a'}, {"json", no_argument, 0, 'j'},
         {"budget", required_argument, 0, 'B'}, {"bpw", required_argument, 0, 'W'},
-        {"imatrix", required_argument, 0, 'I'}, {0, 0, 0, 0},
+        {"imatrix", required_argument, 0, 'I'}, {"exact", no_argument, 0, 'E'}, {0, 0, 0, 0},
     };
     const char *from = NULL, *preset = NULL, *deflt = NULL, *keep = NULL, *out = NULL;
-    bool args = false, json = false, budget = false;
+    bool args = false, json = false, exact = false;
+    const char *budget_arg = NULL, *bpw_arg = NULL, *imatrix = NULL;
     edit *edits = calloc((size_t)argc, sizeof *edits);
     int n_edits = 0, c;
     if (!edits) return cli_fail("plan", "out of memory");
@@ -136,7 +206,10 @@ int cmd_plan(int argc, char **argv) {
         case 'o': out = optarg; break;
         case 'a': args = true; break;
         case 'j': json = true; break;
-        case 'B': case 'W': case 'I': budget = true; break;
+        case 'B': budget_arg = optarg; break;
+        case 'W': bpw_arg = optarg; break;
+        case 'I': imatrix = optarg; break;
+        case 'E': exact = true; break;
         default:
             free(edits);
             return cli_usage_error("plan", "unknown option or missing value '%s'", argv[optind - 1]);
@@ -146,9 +219,22 @@ int cmd_plan(int argc, char **argv) {
         free(edits);
         return cli_usage_error("plan", "expected one MODEL.gguf");
     }
-    if (budget) {
+    uint64_t budget_bytes = 0;
+    double bpw_budget = 0;
+    bool budget = budget_arg || bpw_arg;
+    const char *why = NULL;
+    if (budget_arg && bpw_arg) why = "--budget and --bpw exclude each other";
+    else if (budget_arg && (cli_parse_size(budget_arg, &budget_bytes) || budget_bytes == 0))
+        why = "--budget takes a size such as 6GiB, 6.5G or 800MiB";
+    else if (bpw_arg && (cli_parse_double(bpw_arg, &bpw_budget) || !(bpw_budget > 0 && bpw_budget <= 32)))
+        why = "--bpw takes bits per weight between 0 and 32";
+    else if ((imatrix || exact) && !budget) why = "--imatrix and --exact go with --budget or --bpw";
+    else if (budget && (n_edits || keep || preset || deflt))
+        why = "--budget/--bpw choose every tensor's type: they do not combine with --preset, --default, "
+              "--rule, --layer, --tensor or --keep-ends";
+    if (why) {
         free(edits);
-        return cli_fail("plan", "--budget, --bpw and --imatrix: the budget planner is not available yet");
+        return cli_usage_error("plan", "%s", why);
     }
     if (deflt && preset) {
         free(edits);
@@ -161,6 +247,7 @@ int cmd_plan(int argc, char **argv) {
         free(edits);
         return rc;
     }
+    if (budget && (rc = solve_budget(&cp, budget_bytes, bpw_budget, imatrix, exact, json)) != CLI_OK) goto done;
     if (deflt) {
         qs_type t;
         if (qs_type_from_name(deflt, &t) != QS_OK || !qs_plan_type_allowed(t)) {
