@@ -20,12 +20,6 @@
 
 AI __m512i zero512(void) { return _mm512_setzero_si512(); }
 
-/* 16 fp16 values at base + idx[i] (byte offsets), lanes outside `valid` are 0. */
-AI __m512 gather_f16(const uint8_t *base, __m512i idx, __mmask16 valid) {
-    __m512i v = _mm512_mask_i32gather_epi32(zero512(), valid, idx, base, 1);
-    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
-}
-
 /* ================================================================ activation quantizers */
 
 /* One block of 32 floats: q (32 bytes) and its sum; returns d before fp16 rounding. */
@@ -133,11 +127,18 @@ AI void float_rows(const int ft, const int R, int64_t n, const uint8_t *w, size_
 }
 
 /* ================================================================ 32-value block types
- * A group is 16 blocks, handled as 4 quads of 4 blocks. A quad of weights becomes two byte
- * vectors: lo = values 0..15 of the 4 blocks (one block per 128-bit lane), hi = values
- * 16..31; the activation quad is arranged the same way. vpdpbusd leaves each block's sum in
- * the 4 int32 of its lane; a transpose-add over the 4 quads puts the 16 block sums in one
- * vector, which is scaled by the 16 (d_w * d_a) and accumulated in float. */
+ * Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL: the weight row is walked as raw 64-byte chunks, each
+ * loaded once (sequential, aligned when the row is): DRAM streams best that way. vpdpbusd runs
+ * on the raw bytes (nibbles split, IQ4_NL looked up, Q8_0 made unsigned) against an activation
+ * arranged to the same byte positions, with zeros under the scale / qh bytes. Blocks are 18..34
+ * bytes, so a 4-byte int32 lane never holds quants of two blocks (when a lane straddles a block
+ * start, the new block contributes only its scale bytes). Each lane is then scaled by its
+ * block's d_w (picked out of this and the previous chunk with vpermt2w) times d_a.
+ *
+ * The arranged activation does not depend on the row: it is built once per call ("prepared"),
+ * for 64 chunks (4 KiB of a weight row) at a time on the stack, with per lane: the block's d_a,
+ * the offset sum -K * sum(a) (weights are used as unsigned u = value + K), the vpermt2w word
+ * index of the block's d_w, and for Q4_1 / Q5_1 the block's s_a on one lane per block. */
 
 enum { B_Q4_0, B_Q4_1, B_Q5_0, B_Q5_1, B_Q8_0, B_IQ4_NL };
 
@@ -153,7 +154,7 @@ AI int b_size(const int t) {
 AI int b_qs(const int t) { return t == B_Q4_1 ? 4 : t == B_Q5_0 ? 6 : t == B_Q5_1 ? 8 : 2; }
 AI int b_qh(const int t) { return t == B_Q5_0 ? 2 : 4; }
 AI bool b_has_min(const int t) { return t == B_Q4_1 || t == B_Q5_1; }
-/* weight quants are stored as unsigned u = value + K */
+AI bool b_five(const int t) { return t == B_Q5_0 || t == B_Q5_1; }
 AI int b_offset(const int t) {
     switch (t) {
     case B_Q4_0: return 8;
@@ -166,123 +167,143 @@ AI int b_offset(const int t) {
 AI int a_size(const int t) { return b_has_min(t) ? 36 : 34; }
 AI int a_qs(const int t) { return b_has_min(t) ? 4 : 2; }
 
-/* 4 x 16 bytes from p, p + s, p + 2s, p + 3s; only the first cnt when !full (rest 0). */
-AI __m512i load_quad(const uint8_t *p, size_t s, const bool full, int cnt) {
-    if (full) {
-        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p));
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + s)), 1);
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 2 * s)), 2);
-        return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 3 * s)), 3);
-    }
-    __m512i v = zero512();
-    if (cnt > 0) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p), 0);
-    if (cnt > 1) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + s)), 1);
-    if (cnt > 2) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 2 * s)), 2);
-    if (cnt > 3) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 3 * s)), 3);
-    return v;
-}
+#define B_RANGE_CHUNKS 64 /* chunks prepared at a time */
 
-/* The weight quad at p (first block), as unsigned lo / hi byte vectors. */
-AI void b_decode_quad(const int t, const uint8_t *p, const bool full, int cnt, __m512i *lo,
-                      __m512i *hi) {
-    const size_t bs = (size_t)b_size(t);
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    if (t == B_Q8_0) {
-        const __m512i x80 = _mm512_set1_epi8((char)0x80);
-        *lo = _mm512_xor_si512(load_quad(p + 2, bs, full, cnt), x80);
-        *hi = _mm512_xor_si512(load_quad(p + 18, bs, full, cnt), x80);
-        return;
-    }
-    const __m512i q = load_quad(p + b_qs(t), bs, full, cnt);
-    __m512i l = _mm512_and_si512(q, m4), h = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-    if (t == B_IQ4_NL) {
-        const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(
-            1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166,
-            (char)181, (char)197, (char)217, (char)241)); /* qs_iq4nl_values + 128 */
-        l = _mm512_shuffle_epi8(lut, l);
-        h = _mm512_shuffle_epi8(lut, h);
-    }
-    if (t == B_Q5_0 || t == B_Q5_1) {
-        uint64_t ml = 0, mh = 0;
-        for (int j = 0; j < 4; j++) {
-            if (!full && j >= cnt) break;
-            const uint32_t qh = qs_ld_u32(p + (size_t)j * bs + b_qh(t));
-            ml |= (uint64_t)(qh & 0xFFFFu) << (16 * j);
-            mh |= (uint64_t)(qh >> 16) << (16 * j);
+typedef struct {
+    __m512i alo, ahi; /* activation bytes under the low / high nibble (Q8_0: alo only) */
+    __m512i base;     /* -K * sum of the lane's activation bytes */
+    __m512i idx;      /* word l: vpermt2w index of lane l's d_w in (previous, this) chunk */
+    __m512 da, sa;    /* lane's d_a; s_a on the first lane of each block (Q4_1, Q5_1) */
+    int32_t blk;      /* first block whose quants overlap the chunk (Q5 fifth bits) */
+} b_chunk;
+
+/* Prepares chunks [c0, c0 + nc) of a row of nb blocks. */
+static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int nc, b_chunk *ch) {
+    const int bs = b_size(t), as = a_size(t), qo = b_qs(t), K = b_offset(t);
+    const int64_t rowb = nb * bs, p0 = 64 * c0, p1 = p0 + 64 * (int64_t)nc;
+    /* activation bytes at the byte positions of the weight quants (zero elsewhere) */
+    _Alignas(64) uint8_t lo[64 * B_RANGE_CHUNKS], hi[64 * B_RANGE_CHUNKS];
+    memset(lo, 0, (size_t)(64 * nc));
+    if (t != B_Q8_0) memset(hi, 0, (size_t)(64 * nc));
+    for (int64_t b = p0 / bs; b < nb && b * bs + qo < p1; b++) {
+        const uint8_t *aq = act + (size_t)b * (size_t)as + a_qs(t);
+        const int nq = t == B_Q8_0 ? 32 : 16;
+        for (int j = 0; j < nq; j++) {
+            const int64_t pos = b * bs + qo + j - p0;
+            if (pos < 0 || pos >= p1 - p0) continue;
+            lo[pos] = aq[j];
+            if (t != B_Q8_0) hi[pos] = aq[j + 16];
         }
-        const __m512i b4 = _mm512_set1_epi8(0x10);
-        l = _mm512_mask_add_epi8(l, ml, l, b4); /* bit 4 is clear: add == or */
-        h = _mm512_mask_add_epi8(h, mh, h, b4);
     }
-    *lo = l;
-    *hi = h;
-}
-
-/* The transpose-add: 4 quads of per-lane block sums -> lane 4L + q holds block 4q + L. */
-AI __m512i pair_add(__m512i d0, __m512i d1) {
-    return _mm512_add_epi32(_mm512_unpacklo_epi32(d0, d1), _mm512_unpackhi_epi32(d0, d1));
-}
-AI __m512i quad_add(__m512i s01, __m512i s23) {
-    return _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
-}
-
-/* One group of up to 16 blocks starting at block g for R rows. */
-AI void b_group(const int t, const int R, const bool full, int cnt, const uint8_t *w, size_t ws,
-                const uint8_t *act, __m512 acc[4]) {
-    const int bs = b_size(t), as = a_size(t), K = b_offset(t);
-    __m512i s[4][2];
-    for (int p = 0; p < 2; p++) {
-        __m512i d[4][2];
-        for (int qq = 0; qq < 2; qq++) {
-            const int q = 2 * p + qq;
-            const int qcnt = full ? 4 : cnt - 4 * q;
-            if (!full && qcnt <= 0) {
-                for (int r = 0; r < R; r++) d[r][qq] = zero512();
+    const __m512i kv = _mm512_set1_epi8((char)K);
+    int64_t b = p0 / bs; /* block of the current lane */
+    for (int c = 0; c < nc; c++) {
+        const int64_t q0 = p0 + 64 * c;
+        const __m512i alo = _mm512_load_si512(lo + 64 * c);
+        const __m512i ahi = t == B_Q8_0 ? zero512() : _mm512_load_si512(hi + 64 * c);
+        ch[c].alo = alo;
+        ch[c].ahi = ahi;
+        ch[c].base = K ? _mm512_sub_epi32(zero512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero512(), kv, alo), kv, ahi))
+                       : zero512();
+        _Alignas(64) int16_t idx[32] = {0};
+        _Alignas(64) float da[16], sa[16];
+        for (int l = 0; l < 16; l++) {
+            const int64_t pos = q0 + 4 * l;
+            if (pos >= rowb) { /* past the row: a word the masked load left 0 */
+                idx[l] = (int16_t)(32 + 2 * l);
+                da[l] = sa[l] = 0.0f;
                 continue;
             }
-            const uint8_t *ap = act + (size_t)(4 * q) * (size_t)as;
-            const __m512i alo = load_quad(ap + a_qs(t), (size_t)as, full, qcnt);
-            const __m512i ahi = load_quad(ap + a_qs(t) + 16, (size_t)as, full, qcnt);
-            __m512i base = zero512();
-            if (K) {
-                const __m512i k = _mm512_set1_epi8((char)K);
-                base = _mm512_sub_epi32(zero512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero512(), k, alo), k, ahi));
-            }
-            for (int r = 0; r < R; r++) {
-                __m512i lo, hi;
-                b_decode_quad(t, w + (size_t)r * ws + (size_t)(4 * q) * (size_t)bs, full, qcnt, &lo, &hi);
-                d[r][qq] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(base, lo, alo), hi, ahi);
-            }
+            while (pos >= (b + 1) * bs) b++;
+            idx[l] = (int16_t)((b * bs - (q0 - 64)) / 2);
+            const uint8_t *ab = act + (size_t)b * (size_t)as;
+            da[l] = _cvtsh_ss(qs_ld_u16(ab));
+            /* the first lane that belongs to block b carries its s_a */
+            sa[l] = b_has_min(t) && pos - 4 < b * bs ? _cvtsh_ss(qs_ld_u16(ab + 2)) : 0.0f;
         }
-        for (int r = 0; r < R; r++) s[r][p] = pair_add(d[r][0], d[r][1]);
-    }
-    /* lane i = 4L + q <-> block 4q + L */
-    const __m512i lane_blk = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    const __mmask16 valid = full ? (__mmask16)0xFFFF
-                                 : _mm512_cmplt_epi32_mask(lane_blk, _mm512_set1_epi32(cnt));
-    const __m512i aidx = _mm512_mullo_epi32(lane_blk, _mm512_set1_epi32(as));
-    const __m512 da = gather_f16(act, aidx, valid);
-    const __m512 sa = b_has_min(t) ? gather_f16(act + 2, aidx, valid) : _mm512_setzero_ps();
-    const __m512i widx = _mm512_mullo_epi32(lane_blk, _mm512_set1_epi32(bs));
-    for (int r = 0; r < R; r++) {
-        const uint8_t *wr = w + (size_t)r * ws;
-        const __m512i tsum = quad_add(s[r][0], s[r][1]);
-        const __m512 dd = _mm512_mul_ps(gather_f16(wr, widx, valid), da);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tsum), dd, acc[r]);
-        if (b_has_min(t)) acc[r] = _mm512_fmadd_ps(gather_f16(wr + 2, widx, valid), sa, acc[r]);
+        ch[c].idx = _mm512_load_si512(idx);
+        ch[c].da = _mm512_load_ps(da);
+        ch[c].sa = _mm512_load_ps(sa);
+        ch[c].blk = (int32_t)(q0 - qo - 16 >= 0 ? (q0 - qo - 16) / bs + 1 : 0); /* quants end past q0 */
     }
 }
 
-AI void b_rows(const int t, const int R, int64_t n, const uint8_t *w, size_t ws, const uint8_t *act,
+/* Q5 fifth bits for the chunk at byte p0 of the row (b0: first block whose quants overlap it):
+ * bit p of *ml / *mh is the high bit of the low / high nibble quant at byte p. At most 4
+ * blocks of 22 or 24 bytes overlap a chunk. */
+AI void b_fifth_bits(const int t, const uint8_t *w, int64_t nb, int64_t p0, int64_t b0, uint64_t *ml,
+                     uint64_t *mh) {
+    const int bs = b_size(t), qo = b_qs(t);
+    uint64_t lo = 0, hi = 0;
+    for (int k = 0; k < 4; k++) {
+        const int64_t b = b0 + k;
+        const int64_t sh = b * bs + qo - p0; /* chunk bit of the block's first quant byte */
+        if (b >= nb || sh >= 64) break;
+        const uint32_t qh = qs_ld_u32(w + b * bs + b_qh(t));
+        const uint64_t fl = qh & 0xFFFFu, fh = qh >> 16;
+        lo |= sh >= 0 ? fl << sh : fl >> -sh;
+        hi |= sh >= 0 ? fh << sh : fh >> -sh;
+    }
+    *ml = lo;
+    *mh = hi;
+}
+
+/* One row over prepared chunks [c0, c0 + nc); adds its partial sum to *y (or sets it). */
+AI void b_row_range(const int t, const uint8_t *w, int64_t nb, int64_t c0, int nc, const b_chunk *ch,
+                    bool first, float *y) {
+    const int64_t rowb = nb * b_size(t);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(
+        1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
+        (char)197, (char)217, (char)241)); /* qs_iq4nl_values + 128 */
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512i prev = c0 > 0 ? _mm512_loadu_si512(w + 64 * (c0 - 1)) : zero512();
+    for (int c = 0; c < nc; c++) {
+        const int64_t p0 = 64 * (c0 + c), rem = rowb - p0;
+        const __m512i v = rem >= 64 ? _mm512_loadu_si512(w + p0)
+                                    : _mm512_maskz_loadu_epi8(((__mmask64)1 << rem) - 1, w + p0);
+        const b_chunk *k = &ch[c];
+        __m512i s;
+        if (t == B_Q8_0) {
+            s = _mm512_dpbusd_epi32(k->base, _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80)), k->alo);
+        } else {
+            __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            if (t == B_IQ4_NL) {
+                lo = _mm512_shuffle_epi8(lut, lo);
+                hi = _mm512_shuffle_epi8(lut, hi);
+            }
+            if (b_five(t)) {
+                uint64_t ml, mh;
+                b_fifth_bits(t, w, nb, p0, k->blk, &ml, &mh);
+                const __m512i b4 = _mm512_set1_epi8(0x10);
+                lo = _mm512_mask_add_epi8(lo, ml, lo, b4); /* bit 4 is clear: add == or */
+                hi = _mm512_mask_add_epi8(hi, mh, hi, b4);
+            }
+            s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(k->base, lo, k->alo), hi, k->ahi);
+        }
+        const __m512i dw = _mm512_permutex2var_epi16(prev, k->idx, v);
+        const __m512 dd = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(dw)), k->da);
+        if (c & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dd, acc1);
+        else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dd, acc0);
+        if (b_has_min(t)) {
+            const __m512i mw = _mm512_permutex2var_epi16(prev, _mm512_add_epi16(k->idx, _mm512_set1_epi16(1)), v);
+            acc1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(mw)), k->sa, acc1);
+        }
+        prev = v;
+    }
+    const float part = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    *y = first ? part : *y + part;
+}
+
+AI void b_gemv(const int t, int64_t n, int64_t nrows, const uint8_t *w, size_t ws, const uint8_t *act,
                float *y) {
-    const int64_t nb = n / 32;
-    const size_t gw = 16 * (size_t)b_size(t), ga = 16 * (size_t)a_size(t);
-    __m512 acc[4];
-    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
-    int64_t g = 0;
-    for (; g + 16 <= nb; g += 16) b_group(t, R, true, 16, w + (size_t)(g / 16) * gw, ws, act + (size_t)(g / 16) * ga, acc);
-    if (g < nb) b_group(t, R, false, (int)(nb - g), w + (size_t)(g / 16) * gw, ws, act + (size_t)(g / 16) * ga, acc);
-    for (int r = 0; r < R; r++) y[r] = _mm512_reduce_add_ps(acc[r]);
+    _Alignas(64) b_chunk ch[B_RANGE_CHUNKS];
+    const int64_t nb = n / 32, nchunks = (nb * b_size(t) + 63) / 64;
+    for (int64_t c0 = 0; c0 < nchunks; c0 += B_RANGE_CHUNKS) {
+        const int nc = nchunks - c0 < B_RANGE_CHUNKS ? (int)(nchunks - c0) : B_RANGE_CHUNKS;
+        b_prep(t, act, nb, c0, nc, ch);
+        for (int64_t r = 0; r < nrows; r++) b_row_range(t, w + (size_t)r * ws, nb, c0, nc, ch, c0 == 0, y + r);
+    }
 }
 
 /* ================================================================ K-quants
@@ -525,16 +546,9 @@ AI void iq4xs_rows(const int R, int64_t n, const uint8_t *w, size_t ws, const ui
  * Every type gets rows_<t>(R, ...) and from it vec_dot (R = 1) and gemv (R = 4 + leftovers). */
 
 #define ROWS_FLOAT(t, ft) AI void rows_##t(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { float_rows(ft, R, n, w, ws, a, y); }
-#define ROWS_B32(t, bt) AI void rows_##t(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { b_rows(bt, R, n, w, ws, a, y); }
 ROWS_FLOAT(f32, FT_F32)
 ROWS_FLOAT(f16, FT_F16)
 ROWS_FLOAT(bf16, FT_BF16)
-ROWS_B32(q4_0, B_Q4_0)
-ROWS_B32(q4_1, B_Q4_1)
-ROWS_B32(q5_0, B_Q5_0)
-ROWS_B32(q5_1, B_Q5_1)
-ROWS_B32(q8_0, B_Q8_0)
-ROWS_B32(iq4_nl, B_IQ4_NL)
 AI void rows_q4_K(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { k45_rows(false, R, n, w, ws, a, y); }
 AI void rows_q5_K(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { k45_rows(true, R, n, w, ws, a, y); }
 AI void rows_q2_K(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { k16_rows(K_Q2, R, n, w, ws, a, y); }
@@ -542,7 +556,7 @@ AI void rows_q3_K(const int R, int64_t n, const uint8_t *w, size_t ws, const voi
 AI void rows_q6_K(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { k16_rows(K_Q6, R, n, w, ws, a, y); }
 AI void rows_iq4_xs(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { iq4xs_rows(R, n, w, ws, a, y); }
 
-#define ENTRY(t)                                                                                 \
+#define ENTRY_ROWS(t)                                                                            \
     static float vec_dot_##t##_avx512(int64_t n, const void *w, const void *act) {              \
         float y;                                                                                 \
         rows_##t(1, n, w, 0, act, &y);                                                           \
@@ -552,11 +566,37 @@ AI void rows_iq4_xs(const int R, int64_t n, const uint8_t *w, size_t ws, const v
                                   const void *act, float *y) {                                  \
         const uint8_t *wp = w;                                                                   \
         int64_t r = 0;                                                                           \
-        for (; r + 4 <= nrows; r += 4) rows_##t(4, n, wp + (size_t)r * ws, ws, act, y + r);      \
+        for (; r + 4 <= nrows; r += 4) rows_##t(4, n, wp + (size_t)r * ws, ws, act, y + r); \
         for (; r < nrows; r++) rows_##t(1, n, wp + (size_t)r * ws, ws, act, y + r);              \
     }                                                                                            \
     QS_GEMM_FROM_GEMV(t, avx512)
-QS_KERNEL_TYPES(ENTRY)
+ENTRY_ROWS(f32)
+ENTRY_ROWS(f16)
+ENTRY_ROWS(bf16)
+ENTRY_ROWS(q2_K)
+ENTRY_ROWS(q3_K)
+ENTRY_ROWS(q4_K)
+ENTRY_ROWS(q5_K)
+ENTRY_ROWS(q6_K)
+ENTRY_ROWS(iq4_xs)
+
+#define ENTRY_B32(t, bt)                                                                         \
+    static void gemv_##t##_avx512(int64_t n, int64_t nrows, const void *w, size_t ws,            \
+                                  const void *act, float *y) {                                  \
+        b_gemv(bt, n, nrows, w, ws, act, y);                                                     \
+    }                                                                                            \
+    static float vec_dot_##t##_avx512(int64_t n, const void *w, const void *act) {              \
+        float y = 0.0f;                                                                          \
+        b_gemv(bt, n, 1, w, 0, act, &y);                                                         \
+        return y;                                                                                \
+    }                                                                                            \
+    QS_GEMM_FROM_GEMV(t, avx512)
+ENTRY_B32(q4_0, B_Q4_0)
+ENTRY_B32(q4_1, B_Q4_1)
+ENTRY_B32(q5_0, B_Q5_0)
+ENTRY_B32(q5_1, B_Q5_1)
+ENTRY_B32(q8_0, B_Q8_0)
+ENTRY_B32(iq4_nl, B_IQ4_NL)
 
 /* ================================================================ dequantization */
 
