@@ -179,8 +179,10 @@ static double group_stored_error(const float *x, const float *w, float s, uint8_
 
 void qs_dequant_iq4_nl(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
-    for (int64_t i = 0; i < n / GROUP; i++, b += sizeof(qs_block_iq4_nl), dst += GROUP)
-        unpack_group(b + offsetof(qs_block_iq4_nl, qs), load_half(b + offsetof(qs_block_iq4_nl, d)), dst);
+    for (int64_t i = 0; i < n / GROUP; i++, b += sizeof(qs_block_iq4_nl), dst += GROUP) {
+        float d = load_half(b + offsetof(qs_block_iq4_nl, d));
+        unpack_group(b + offsetof(qs_block_iq4_nl, qs), d, dst);
+    }
 }
 
 void qs_quant_iq4_nl(const float *src, void *dst, int64_t n, const float *importance) {

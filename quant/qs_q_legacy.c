@@ -12,8 +12,8 @@
  * in qh, a little-endian 32-bit word whose bit j belongs to element j.
  *
  * Dequantization does the float operations ggml does, in the same order (an int code converted
- * to float, times d, then + m), so results are bit-identical. This file must be compiled without
- * floating-point contraction (C11 mode does that): a fused d * c + m would round differently.
+ * to float, times d, then + m), so results are bit-identical. The product of a code of at most
+ * 8 bits and a half is exact in float, so a compiler fusing d * c + m cannot change it either.
  *
  * Quantization searches the scale instead of taking it from the block maximum. For a fixed
  * scale (and min) the best code of each value is simply the nearest one, whatever the weights,
@@ -60,7 +60,8 @@ static int nibble_at(const uint8_t *qs, int j) {
 }
 
 static void pack_nibbles(const uint8_t *codes, uint8_t *qs) {
-    for (int j = 0; j < QK / 2; j++) qs[j] = (uint8_t)((codes[j] & 0x0f) | (codes[j + QK / 2] & 0x0f) << 4);
+    for (int j = 0; j < QK / 2; j++)
+        qs[j] = (uint8_t)((codes[j] & 0x0f) | (codes[j + QK / 2] & 0x0f) << 4);
 }
 
 static uint32_t pack_fifth_bits(const uint8_t *codes) {
