@@ -448,6 +448,25 @@ COLS(iq4_xs, iq4xs_cols(C, n, w, a, as, y, ys))
 
 /* ================================================================ dequantization */
 
+#define QS_DEQ_ST16(y, q, d)                                                                     \
+    do {                                                                                         \
+        const __m128i q_ = (q);                                                                  \
+        const __m256 d_ = _mm256_set1_ps(d);                                                     \
+        _mm256_storeu_ps((y), _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q_)), d_));  \
+        _mm256_storeu_ps((y) + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q_, 8))), d_)); \
+    } while (0)
+#define QS_DEQ_ST16M(y, q, d, m, s)                                                              \
+    do {                                                                                         \
+        const __m128i q_ = (q);                                                                  \
+        const __m256 d_ = _mm256_set1_ps(d), m_ = _mm256_set1_ps(m);                             \
+        const __m256 v0_ = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q_)), d_);       \
+        const __m256 v1_ = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q_, 8))), d_); \
+        _mm256_storeu_ps((y), (s) ? _mm256_sub_ps(v0_, m_) : _mm256_add_ps(v0_, m_));            \
+        _mm256_storeu_ps((y) + 8, (s) ? _mm256_sub_ps(v1_, m_) : _mm256_add_ps(v1_, m_));        \
+    } while (0)
+#define QS_DEQ_NAME(t) to_float_##t##_avx2
+#include "qs_kernels_deq.h"
+
 static void to_float_f16_avx2(const void *src, float *dst, int64_t n) {
     const uint8_t *p = src;
     int64_t i = 0;
@@ -467,7 +486,6 @@ static void to_float_bf16_avx2(const void *src, float *dst, int64_t n) {
 
 #define ROW(T, t, act, deq, q)                                                                   \
     [QS_TYPE_##T] = {deq, QS_TYPE_##act, vec_dot_##t##_avx2, gemv_##t##_avx2, gemm_##t##_avx2, q}
-#define SCALAR_DEQ(T) qs_kernels_scalar_table.row[QS_TYPE_##T].to_float
 
 const qs_kernels qs_kernels_avx2_table = {
     .level = QS_SIMD_AVX2,
@@ -476,19 +494,19 @@ const qs_kernels qs_kernels_avx2_table = {
         ROW(F32, f32, F32, qs_dequant_f32, qs_quantize_act_f32_scalar),
         ROW(F16, f16, F32, to_float_f16_avx2, NULL),
         ROW(BF16, bf16, F32, to_float_bf16_avx2, NULL),
-        ROW(Q4_0, q4_0, Q8_0, qs_dequant_q4_0, NULL),
-        ROW(Q4_1, q4_1, Q8_1, qs_dequant_q4_1, NULL),
-        ROW(Q5_0, q5_0, Q8_0, qs_dequant_q5_0, NULL),
-        ROW(Q5_1, q5_1, Q8_1, qs_dequant_q5_1, NULL),
-        ROW(Q8_0, q8_0, Q8_0, qs_dequant_q8_0, quantize_act_q8_0_avx2),
-        [QS_TYPE_Q8_1] = {qs_dequant_q8_1, -1, NULL, NULL, NULL, quantize_act_q8_1_avx2},
-        ROW(IQ4_NL, iq4_nl, Q8_0, qs_dequant_iq4_nl, NULL),
-        ROW(IQ4_XS, iq4_xs, Q8_K, qs_dequant_iq4_xs, NULL),
-        ROW(Q2_K, q2_K, Q8_K, NULL, NULL),
-        ROW(Q3_K, q3_K, Q8_K, NULL, NULL),
-        ROW(Q4_K, q4_K, Q8_K, NULL, NULL),
-        ROW(Q5_K, q5_K, Q8_K, NULL, NULL),
-        ROW(Q6_K, q6_K, Q8_K, NULL, NULL),
-        [QS_TYPE_Q8_K] = {NULL, -1, NULL, NULL, NULL, quantize_act_q8_K_avx2},
+        ROW(Q4_0, q4_0, Q8_0, to_float_q4_0_avx2, NULL),
+        ROW(Q4_1, q4_1, Q8_1, to_float_q4_1_avx2, NULL),
+        ROW(Q5_0, q5_0, Q8_0, to_float_q5_0_avx2, NULL),
+        ROW(Q5_1, q5_1, Q8_1, to_float_q5_1_avx2, NULL),
+        ROW(Q8_0, q8_0, Q8_0, to_float_q8_0_avx2, quantize_act_q8_0_avx2),
+        [QS_TYPE_Q8_1] = {to_float_q8_1_avx2, -1, NULL, NULL, NULL, quantize_act_q8_1_avx2},
+        ROW(IQ4_NL, iq4_nl, Q8_0, to_float_iq4_nl_avx2, NULL),
+        ROW(IQ4_XS, iq4_xs, Q8_K, to_float_iq4_xs_avx2, NULL),
+        ROW(Q2_K, q2_K, Q8_K, to_float_q2_K_avx2, NULL),
+        ROW(Q3_K, q3_K, Q8_K, to_float_q3_K_avx2, NULL),
+        ROW(Q4_K, q4_K, Q8_K, to_float_q4_K_avx2, NULL),
+        ROW(Q5_K, q5_K, Q8_K, to_float_q5_K_avx2, NULL),
+        ROW(Q6_K, q6_K, Q8_K, to_float_q6_K_avx2, NULL),
+        [QS_TYPE_Q8_K] = {to_float_q8_K_avx2, -1, NULL, NULL, NULL, quantize_act_q8_K_avx2},
     },
 };

@@ -658,6 +658,15 @@ ENTRY_B32(iq4_nl, B_IQ4_NL)
 
 /* ================================================================ dequantization */
 
+#define QS_DEQ_ST16(y, q, d) _mm512_storeu_ps((y), _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(d)))
+#define QS_DEQ_ST16M(y, q, d, m, s)                                                              \
+    do {                                                                                         \
+        const __m512 v_ = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(d)); \
+        _mm512_storeu_ps((y), (s) ? _mm512_sub_ps(v_, _mm512_set1_ps(m)) : _mm512_add_ps(v_, _mm512_set1_ps(m))); \
+    } while (0)
+#define QS_DEQ_NAME(t) to_float_##t##_avx512
+#include "qs_kernels_deq.h"
+
 static void to_float_f16_avx512(const void *src, float *dst, int64_t n) {
     const uint8_t *p = src;
     int64_t i = 0;
@@ -692,19 +701,19 @@ const qs_kernels qs_kernels_avx512_table = {
         ROW(F32, f32, F32, qs_dequant_f32, qs_quantize_act_f32_scalar),
         ROW(F16, f16, F32, to_float_f16_avx512, NULL),
         ROW(BF16, bf16, F32, to_float_bf16_avx512, NULL),
-        ROW(Q4_0, q4_0, Q8_0, qs_dequant_q4_0, NULL),
-        ROW(Q4_1, q4_1, Q8_1, qs_dequant_q4_1, NULL),
-        ROW(Q5_0, q5_0, Q8_0, qs_dequant_q5_0, NULL),
-        ROW(Q5_1, q5_1, Q8_1, qs_dequant_q5_1, NULL),
-        ROW(Q8_0, q8_0, Q8_0, qs_dequant_q8_0, quantize_act_q8_0_avx512),
-        [QS_TYPE_Q8_1] = {qs_dequant_q8_1, -1, NULL, NULL, NULL, quantize_act_q8_1_avx512},
-        ROW(IQ4_NL, iq4_nl, Q8_0, qs_dequant_iq4_nl, NULL),
-        ROW(IQ4_XS, iq4_xs, Q8_K, qs_dequant_iq4_xs, NULL),
-        ROW(Q2_K, q2_K, Q8_K, NULL, NULL),
-        ROW(Q3_K, q3_K, Q8_K, NULL, NULL),
-        ROW(Q4_K, q4_K, Q8_K, NULL, NULL),
-        ROW(Q5_K, q5_K, Q8_K, NULL, NULL),
-        ROW(Q6_K, q6_K, Q8_K, NULL, NULL),
-        [QS_TYPE_Q8_K] = {NULL, -1, NULL, NULL, NULL, quantize_act_q8_K_avx512},
+        ROW(Q4_0, q4_0, Q8_0, to_float_q4_0_avx512, NULL),
+        ROW(Q4_1, q4_1, Q8_1, to_float_q4_1_avx512, NULL),
+        ROW(Q5_0, q5_0, Q8_0, to_float_q5_0_avx512, NULL),
+        ROW(Q5_1, q5_1, Q8_1, to_float_q5_1_avx512, NULL),
+        ROW(Q8_0, q8_0, Q8_0, to_float_q8_0_avx512, quantize_act_q8_0_avx512),
+        [QS_TYPE_Q8_1] = {to_float_q8_1_avx512, -1, NULL, NULL, NULL, quantize_act_q8_1_avx512},
+        ROW(IQ4_NL, iq4_nl, Q8_0, to_float_iq4_nl_avx512, NULL),
+        ROW(IQ4_XS, iq4_xs, Q8_K, to_float_iq4_xs_avx512, NULL),
+        ROW(Q2_K, q2_K, Q8_K, to_float_q2_K_avx512, NULL),
+        ROW(Q3_K, q3_K, Q8_K, to_float_q3_K_avx512, NULL),
+        ROW(Q4_K, q4_K, Q8_K, to_float_q4_K_avx512, NULL),
+        ROW(Q5_K, q5_K, Q8_K, to_float_q5_K_avx512, NULL),
+        ROW(Q6_K, q6_K, Q8_K, to_float_q6_K_avx512, NULL),
+        [QS_TYPE_Q8_K] = {to_float_q8_K_avx512, -1, NULL, NULL, NULL, quantize_act_q8_K_avx512},
     },
 };
