@@ -250,62 +250,70 @@ AI void b_fifth_bits(const int t, const uint8_t *w, int64_t nb, int64_t p0, int6
     *mh = hi;
 }
 
+/* One chunk j: decode once, accumulate into acc[c] for every column. */
+AI void b_chunk_step(const int t, const int C, const uint8_t *w, int64_t nb, int64_t rowb, int64_t c0, int j,
+                     b_chunk *const *ch, __m512i *prev, __m512 *acc) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const int64_t p0 = 64 * (c0 + j), rem = rowb - p0;
+    const __m512i v = rem >= 64 ? _mm512_loadu_si512(w + p0)
+                                : _mm512_maskz_loadu_epi8(((__mmask64)1 << rem) - 1, w + p0);
+    __m512i lo, hi = zero512();
+    if (t == B_Q8_0) {
+        lo = _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+    } else {
+        lo = _mm512_and_si512(v, m4);
+        hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        if (t == B_IQ4_NL) {
+            const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(
+                1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
+                (char)197, (char)217, (char)241)); /* qs_iq4nl_values + 128 */
+            lo = _mm512_shuffle_epi8(lut, lo);
+            hi = _mm512_shuffle_epi8(lut, hi);
+        }
+        if (b_five(t)) {
+            uint64_t ml, mh;
+            b_fifth_bits(t, w, nb, p0, ch[0][j].blk, &ml, &mh);
+            const __m512i b4 = _mm512_set1_epi8(0x10);
+            lo = _mm512_mask_add_epi8(lo, ml, lo, b4); /* bit 4 is clear: add == or */
+            hi = _mm512_mask_add_epi8(hi, mh, hi, b4);
+        }
+    }
+    const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(*prev, ch[0][j].idx, v)));
+    __m512 mw = _mm512_setzero_ps();
+    if (b_has_min(t))
+        mw = _mm512_cvtph_ps(_mm512_castsi512_si256(
+            _mm512_permutex2var_epi16(*prev, _mm512_add_epi16(ch[0][j].idx, _mm512_set1_epi16(1)), v)));
+    for (int c = 0; c < C; c++) {
+        const b_chunk *k = &ch[c][j];
+        __m512i s = _mm512_dpbusd_epi32(k->base, lo, k->alo);
+        if (t != B_Q8_0) s = _mm512_dpbusd_epi32(s, hi, k->ahi);
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, k->da), acc[c]);
+        if (b_has_min(t)) acc[c] = _mm512_fmadd_ps(mw, k->sa, acc[c]);
+    }
+    *prev = v;
+}
+
 /* One weight row over prepared chunks [c0, c0 + nc) (a whole number of granules, or the row's
- * end) against C activation rows (ch[c] prepared for activation row c). Partial sums are
- * reduced every B_GRANULE chunks (at fixed positions of the row) and added to y[c * ys] in
- * order, so the result does not depend on how many chunks were prepared at a time. */
+ * end) against C activation rows (ch[c] prepared for activation row c). Even chunks go to one
+ * accumulator, odd ones to another; the partial sums are reduced every B_GRANULE chunks (at
+ * fixed positions of the row) and added to y[c * ys] in order, so the result does not depend
+ * on how many chunks were prepared at a time. */
 #define B_GRANULE 16
 
 AI void b_cols_range(const int t, const int C, const uint8_t *w, int64_t nb, int64_t c0, int nc,
                      b_chunk *const *ch, float *y, size_t ys) {
     const int64_t rowb = nb * b_size(t);
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(
-        1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
-        (char)197, (char)217, (char)241)); /* qs_iq4nl_values + 128 */
     __m512i prev = c0 > 0 ? _mm512_loadu_si512(w + 64 * (c0 - 1)) : zero512();
     for (int g = 0; g < nc; g += B_GRANULE) {
         const int ge = g + B_GRANULE < nc ? g + B_GRANULE : nc;
         __m512 acc0[KMAX_C], acc1[KMAX_C];
         for (int c = 0; c < C; c++) acc0[c] = acc1[c] = _mm512_setzero_ps();
-        for (int j = g; j < ge; j++) {
-            const int64_t p0 = 64 * (c0 + j), rem = rowb - p0;
-            const __m512i v = rem >= 64 ? _mm512_loadu_si512(w + p0)
-                                        : _mm512_maskz_loadu_epi8(((__mmask64)1 << rem) - 1, w + p0);
-            __m512i lo, hi = zero512();
-            if (t == B_Q8_0) {
-                lo = _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
-            } else {
-                lo = _mm512_and_si512(v, m4);
-                hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-                if (t == B_IQ4_NL) {
-                    lo = _mm512_shuffle_epi8(lut, lo);
-                    hi = _mm512_shuffle_epi8(lut, hi);
-                }
-                if (b_five(t)) {
-                    uint64_t ml, mh;
-                    b_fifth_bits(t, w, nb, p0, ch[0][j].blk, &ml, &mh);
-                    const __m512i b4 = _mm512_set1_epi8(0x10);
-                    lo = _mm512_mask_add_epi8(lo, ml, lo, b4); /* bit 4 is clear: add == or */
-                    hi = _mm512_mask_add_epi8(hi, mh, hi, b4);
-                }
-            }
-            const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(prev, ch[0][j].idx, v)));
-            __m512 mw = _mm512_setzero_ps();
-            if (b_has_min(t))
-                mw = _mm512_cvtph_ps(_mm512_castsi512_si256(
-                    _mm512_permutex2var_epi16(prev, _mm512_add_epi16(ch[0][j].idx, _mm512_set1_epi16(1)), v)));
-            for (int c = 0; c < C; c++) {
-                const b_chunk *k = &ch[c][j];
-                __m512i s = _mm512_dpbusd_epi32(k->base, lo, k->alo);
-                if (t != B_Q8_0) s = _mm512_dpbusd_epi32(s, hi, k->ahi);
-                const __m512 dd = _mm512_mul_ps(dw, k->da);
-                if (j & 1) acc1[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dd, acc1[c]);
-                else acc0[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dd, acc0[c]);
-                if (b_has_min(t)) acc1[c] = _mm512_fmadd_ps(mw, k->sa, acc1[c]);
-            }
-            prev = v;
+        int j = g;
+        for (; j + 1 < ge; j += 2) {
+            b_chunk_step(t, C, w, nb, rowb, c0, j, ch, &prev, acc0);
+            b_chunk_step(t, C, w, nb, rowb, c0, j + 1, ch, &prev, acc1);
         }
+        if (j < ge) b_chunk_step(t, C, w, nb, rowb, c0, j, ch, &prev, acc0);
         for (int c = 0; c < C; c++) {
             const float part = _mm512_reduce_add_ps(_mm512_add_ps(acc0[c], acc1[c]));
             y[(size_t)c * ys] = c0 + g == 0 ? part : y[(size_t)c * ys] + part;
