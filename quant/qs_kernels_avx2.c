@@ -147,6 +147,7 @@ AI void float_cols(const int ft, const int C, int64_t n, const uint8_t *w, const
         for (int k = 0; k < 4; k++) acc[c][k] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < es; k++) _mm_prefetch((const char *)w + (size_t)i * es + 32 * k + QS_PREFETCH_AHEAD, _MM_HINT_T0);
         __m256 wv[4];
         for (int k = 0; k < 4; k++) wv[k] = load_w8(ft, w + (size_t)(i + 8 * k) * es);
         for (int c = 0; c < C; c++) {
@@ -195,6 +196,7 @@ AI void b_cols(const int t, const int C, int64_t n, const uint8_t *w, const uint
     for (int c = 0; c < C; c++) { acc[c] = _mm256_setzero_ps(); accm[c] = 0.0f; }
     for (int64_t b = 0; b < n / 32; b++) {
         const uint8_t *x = w + (size_t)b * (size_t)bs;
+        if (b % 2 == 0) _mm_prefetch((const char *)x + QS_PREFETCH_AHEAD, _MM_HINT_T0);
         __m256i q; /* weight quants in value order */
         bool is_signed = true;
         switch (t) {
@@ -273,6 +275,7 @@ AI void k45_cols(const bool five, const int C, int64_t n, const uint8_t *w, cons
     for (int c = 0; c < C; c++) { acc[c] = _mm256_setzero_ps(); accm[c] = 0.0f; }
     for (int64_t b = 0; b < n / QS_QK_K; b++) {
         const uint8_t *blk = w + (size_t)b * bsz;
+        for (size_t o = 0; o < bsz; o += 64) _mm_prefetch((const char *)blk + o + QS_PREFETCH_AHEAD, _MM_HINT_T0);
         const __m128i sm = k4_scales_mins(blk + 4);
         const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm)); /* 8 scale words */
         const __m256i mn = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));  /* m_j twice */
@@ -318,6 +321,7 @@ AI void k16_cols(const int t, const int C, int64_t n, const uint8_t *w, const ui
     for (int c = 0; c < C; c++) { acc[c] = _mm256_setzero_ps(); accm[c] = 0.0f; }
     for (int64_t b = 0; b < n / QS_QK_K; b++) {
         const uint8_t *blk = w + (size_t)b * bsz;
+        for (size_t o = 0; o < bsz; o += 64) _mm_prefetch((const char *)blk + o + QS_PREFETCH_AHEAD, _MM_HINT_T0);
         __m256i q[8];
         __m128i sc8; /* 16 scales as int8 */
         __m256i mn = _mm256_setzero_si256();
@@ -380,6 +384,7 @@ AI void iq4xs_cols(const int C, int64_t n, const uint8_t *w, const uint8_t *act,
     for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QS_QK_K; b++) {
         const uint8_t *blk = w + (size_t)b * sizeof(qs_block_iq4_xs);
+        for (size_t o = 0; o < sizeof(qs_block_iq4_xs); o += 64) _mm_prefetch((const char *)blk + o + QS_PREFETCH_AHEAD, _MM_HINT_T0);
         const uint16_t sh = qs_ld_u16(blk + 2);
         __m256i q[8];
         int ls[8];

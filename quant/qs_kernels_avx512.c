@@ -111,6 +111,7 @@ AI void float_cols(const int ft, const int C, int64_t n, const uint8_t *w, const
         for (int k = 0; k < 4; k++) acc[c][k] = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
+        for (int k = 0; k < es; k++) _mm_prefetch((const char *)w + (size_t)i * es + 64 * k + QS_PREFETCH_AHEAD, _MM_HINT_T0);
         __m512 wv[4];
         for (int k = 0; k < 4; k++) wv[k] = load_w16(ft, w + (size_t)(i + 16 * k) * es, 0, true);
         for (int c = 0; c < C; c++) {
@@ -170,22 +171,26 @@ AI int b_offset(const int t) {
 AI int a_size(const int t) { return b_has_min(t) ? 36 : 34; }
 AI int a_qs(const int t) { return b_has_min(t) ? 4 : 2; }
 
-#define B_RANGE_CHUNKS 64 /* chunks prepared at a time */
+#define B_RANGE_CHUNKS 128 /* chunks prepared at a time in gemv: rows of up to 8 KiB in one pass */
 
+/* A prepared activation: per chunk of the weight row, arrays the types use (others untouched):
+ *   alo, ahi  activation bytes under the low / high nibble (Q8_0: alo only)
+ *   base      per lane: -K * sum of the lane's activation bytes (types with K != 0)
+ *   idx       word l: vpermt2w index of lane l's d_w in (previous, this) chunk
+ *   da, sa    per lane: the block's d_a; s_a on the first lane of each block (Q4_1, Q5_1)
+ *   blk       first block whose quants overlap the chunk (Q5 fifth bits) */
 typedef struct {
-    __m512i alo, ahi; /* activation bytes under the low / high nibble (Q8_0: alo only) */
-    __m512i base;     /* -K * sum of the lane's activation bytes */
-    __m512i idx;      /* word l: vpermt2w index of lane l's d_w in (previous, this) chunk */
-    __m512 da, sa;    /* lane's d_a; s_a on the first lane of each block (Q4_1, Q5_1) */
-    int32_t blk;      /* first block whose quants overlap the chunk (Q5 fifth bits) */
-} b_chunk;
+    __m512i *alo, *ahi, *base, *idx;
+    __m512 *da, *sa;
+    int32_t *blk;
+} b_act;
 
 /* Prepares chunks [c0, c0 + nc) of a row of nb blocks. */
-static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int nc, b_chunk *ch) {
+static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int nc, const b_act *ch) {
     const int bs = b_size(t), as = a_size(t), qo = b_qs(t), K = b_offset(t);
     const int64_t rowb = nb * bs, p0 = 64 * c0, p1 = p0 + 64 * (int64_t)nc;
     /* activation bytes at the byte positions of the weight quants (zero elsewhere) */
-    _Alignas(64) uint8_t lo[64 * B_RANGE_CHUNKS], hi[64 * B_RANGE_CHUNKS];
+    uint8_t *lo = (uint8_t *)ch->alo, *hi = (uint8_t *)ch->ahi;
     memset(lo, 0, (size_t)(64 * nc));
     if (t != B_Q8_0) memset(hi, 0, (size_t)(64 * nc));
     const int nq = t == B_Q8_0 ? 32 : 16; /* quant bytes per block */
@@ -201,12 +206,9 @@ static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int 
     int64_t b = p0 / bs; /* block of the current lane */
     for (int c = 0; c < nc; c++) {
         const int64_t q0 = p0 + 64 * c;
-        const __m512i alo = _mm512_load_si512(lo + 64 * c);
-        const __m512i ahi = t == B_Q8_0 ? zero512() : _mm512_load_si512(hi + 64 * c);
-        ch[c].alo = alo;
-        ch[c].ahi = ahi;
-        ch[c].base = K ? _mm512_sub_epi32(zero512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero512(), kv, alo), kv, ahi))
-                       : zero512();
+        const __m512i alo = ch->alo[c];
+        const __m512i ahi = t == B_Q8_0 ? zero512() : ch->ahi[c];
+        if (K) ch->base[c] = _mm512_sub_epi32(zero512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero512(), kv, alo), kv, ahi));
         _Alignas(64) int16_t idx[32] = {0};
         _Alignas(64) float da[16], sa[16];
         for (int l = 0; l < 16; l++) {
@@ -223,10 +225,10 @@ static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int 
             /* the first lane that belongs to block b carries its s_a */
             sa[l] = b_has_min(t) && pos - 4 < b * bs ? _cvtsh_ss(qs_ld_u16(ab + 2)) : 0.0f;
         }
-        ch[c].idx = _mm512_load_si512(idx);
-        ch[c].da = _mm512_load_ps(da);
-        ch[c].sa = _mm512_load_ps(sa);
-        ch[c].blk = (int32_t)(q0 - qo - 16 >= 0 ? (q0 - qo - 16) / bs + 1 : 0); /* quants end past q0 */
+        ch->idx[c] = _mm512_load_si512(idx);
+        ch->da[c] = _mm512_load_ps(da);
+        if (b_has_min(t)) ch->sa[c] = _mm512_load_ps(sa);
+        if (b_five(t)) ch->blk[c] = (int32_t)(q0 - qo - 16 >= 0 ? (q0 - qo - 16) / bs + 1 : 0); /* quants end past q0 */
     }
 }
 
@@ -252,9 +254,10 @@ AI void b_fifth_bits(const int t, const uint8_t *w, int64_t nb, int64_t p0, int6
 
 /* One chunk j: decode once, accumulate into acc[c] for every column. */
 AI void b_chunk_step(const int t, const int C, const uint8_t *w, int64_t nb, int64_t rowb, int64_t c0, int j,
-                     b_chunk *const *ch, __m512i *prev, __m512 *acc) {
+                     const b_act *ch, __m512i *prev, __m512 *acc) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const int64_t p0 = 64 * (c0 + j), rem = rowb - p0;
+    _mm_prefetch((const char *)w + p0 + QS_PREFETCH_AHEAD, _MM_HINT_T0);
     const __m512i v = rem >= 64 ? _mm512_loadu_si512(w + p0)
                                 : _mm512_maskz_loadu_epi8(((__mmask64)1 << rem) - 1, w + p0);
     __m512i lo, hi = zero512();
@@ -272,23 +275,23 @@ AI void b_chunk_step(const int t, const int C, const uint8_t *w, int64_t nb, int
         }
         if (b_five(t)) {
             uint64_t ml, mh;
-            b_fifth_bits(t, w, nb, p0, ch[0][j].blk, &ml, &mh);
+            b_fifth_bits(t, w, nb, p0, ch[0].blk[j], &ml, &mh);
             const __m512i b4 = _mm512_set1_epi8(0x10);
             lo = _mm512_mask_add_epi8(lo, ml, lo, b4); /* bit 4 is clear: add == or */
             hi = _mm512_mask_add_epi8(hi, mh, hi, b4);
         }
     }
-    const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(*prev, ch[0][j].idx, v)));
+    const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(*prev, ch[0].idx[j], v)));
     __m512 mw = _mm512_setzero_ps();
     if (b_has_min(t))
         mw = _mm512_cvtph_ps(_mm512_castsi512_si256(
-            _mm512_permutex2var_epi16(*prev, _mm512_add_epi16(ch[0][j].idx, _mm512_set1_epi16(1)), v)));
+            _mm512_permutex2var_epi16(*prev, _mm512_add_epi16(ch[0].idx[j], _mm512_set1_epi16(1)), v)));
     for (int c = 0; c < C; c++) {
-        const b_chunk *k = &ch[c][j];
-        __m512i s = _mm512_dpbusd_epi32(k->base, lo, k->alo);
-        if (t != B_Q8_0) s = _mm512_dpbusd_epi32(s, hi, k->ahi);
-        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, k->da), acc[c]);
-        if (b_has_min(t)) acc[c] = _mm512_fmadd_ps(mw, k->sa, acc[c]);
+        const b_act *k = &ch[c];
+        __m512i s = _mm512_dpbusd_epi32(b_offset(t) ? k->base[j] : zero512(), lo, k->alo[j]);
+        if (t != B_Q8_0) s = _mm512_dpbusd_epi32(s, hi, k->ahi[j]);
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, k->da[j]), acc[c]);
+        if (b_has_min(t)) acc[c] = _mm512_fmadd_ps(mw, k->sa[j], acc[c]);
     }
     *prev = v;
 }
@@ -301,7 +304,7 @@ AI void b_chunk_step(const int t, const int C, const uint8_t *w, int64_t nb, int
 #define B_GRANULE 16
 
 AI void b_cols_range(const int t, const int C, const uint8_t *w, int64_t nb, int64_t c0, int nc,
-                     b_chunk *const *ch, float *y, size_t ys) {
+                     const b_act *ch, float *y, size_t ys) {
     const int64_t rowb = nb * b_size(t);
     __m512i prev = c0 > 0 ? _mm512_loadu_si512(w + 64 * (c0 - 1)) : zero512();
     for (int g = 0; g < nc; g += B_GRANULE) {
@@ -321,15 +324,21 @@ AI void b_cols_range(const int t, const int C, const uint8_t *w, int64_t nb, int
     }
 }
 
+/* Storage for a prepared activation of `cap` chunks. */
+#define B_ACT_STORAGE(name, cap)                                                                 \
+    _Alignas(64) __m512i name##_alo[cap], name##_ahi[cap], name##_base[cap], name##_idx[cap];    \
+    _Alignas(64) __m512 name##_da[cap], name##_sa[cap];                                          \
+    int32_t name##_blk[cap]
+
 AI void b_gemv(const int t, int64_t n, int64_t nrows, const uint8_t *w, size_t ws, const uint8_t *act,
                float *y) {
-    _Alignas(64) b_chunk ch[B_RANGE_CHUNKS];
-    b_chunk *const chp[1] = {ch};
+    B_ACT_STORAGE(p, B_RANGE_CHUNKS);
+    const b_act ch = {p_alo, p_ahi, p_base, p_idx, p_da, p_sa, p_blk};
     const int64_t nb = n / 32, nchunks = (nb * b_size(t) + 63) / 64;
     for (int64_t c0 = 0; c0 < nchunks; c0 += B_RANGE_CHUNKS) {
         const int nc = nchunks - c0 < B_RANGE_CHUNKS ? (int)(nchunks - c0) : B_RANGE_CHUNKS;
-        b_prep(t, act, nb, c0, nc, ch);
-        for (int64_t r = 0; r < nrows; r++) b_cols_range(t, 1, w + (size_t)r * ws, nb, c0, nc, chp, y + r, 0);
+        b_prep(t, act, nb, c0, nc, &ch);
+        for (int64_t r = 0; r < nrows; r++) b_cols_range(t, 1, w + (size_t)r * ws, nb, c0, nc, &ch, y + r, 0);
     }
 }
 
@@ -337,8 +346,14 @@ AI void b_gemv(const int t, int64_t n, int64_t nrows, const uint8_t *w, size_t w
  * one granule at a time (KMAX_C granules of prepared activation fit L1). */
 AI void b_gemm(const int t, int64_t n, int64_t nrows, int64_t ncols, const uint8_t *w, size_t ws,
                const uint8_t *act, size_t as, float *y, size_t ys) {
-    _Alignas(64) b_chunk ch[KMAX_C][B_GRANULE];
-    b_chunk *const chp[KMAX_C] = {ch[0], ch[1], ch[2], ch[3]};
+    B_ACT_STORAGE(p0, B_GRANULE);
+    B_ACT_STORAGE(p1, B_GRANULE);
+    B_ACT_STORAGE(p2, B_GRANULE);
+    B_ACT_STORAGE(p3, B_GRANULE);
+    const b_act ch[KMAX_C] = {{p0_alo, p0_ahi, p0_base, p0_idx, p0_da, p0_sa, p0_blk},
+                              {p1_alo, p1_ahi, p1_base, p1_idx, p1_da, p1_sa, p1_blk},
+                              {p2_alo, p2_ahi, p2_base, p2_idx, p2_da, p2_sa, p2_blk},
+                              {p3_alo, p3_ahi, p3_base, p3_idx, p3_da, p3_sa, p3_blk}};
     const int64_t nb = n / 32, nchunks = (nb * b_size(t) + 63) / 64;
     const int64_t panel = qs_gemm_panel_rows(ws);
     for (int64_t r0 = 0; r0 < nrows; r0 += panel) {
@@ -347,11 +362,11 @@ AI void b_gemm(const int t, int64_t n, int64_t nrows, int64_t ncols, const uint8
             const int C = ncols - c >= KMAX_C ? KMAX_C : 1;
             for (int64_t c0 = 0; c0 < nchunks; c0 += B_GRANULE) {
                 const int nc = nchunks - c0 < B_GRANULE ? (int)(nchunks - c0) : B_GRANULE;
-                for (int k = 0; k < C; k++) b_prep(t, act + (size_t)(c + k) * as, nb, c0, nc, ch[k]);
+                for (int k = 0; k < C; k++) b_prep(t, act + (size_t)(c + k) * as, nb, c0, nc, &ch[k]);
                 for (int64_t r = r0; r < r1; r++) {
                     float *yr = y + (size_t)c * ys + r;
-                    if (C == KMAX_C) b_cols_range(t, KMAX_C, w + (size_t)r * ws, nb, c0, nc, chp, yr, ys);
-                    else b_cols_range(t, 1, w + (size_t)r * ws, nb, c0, nc, chp, yr, ys);
+                    if (C == KMAX_C) b_cols_range(t, KMAX_C, w + (size_t)r * ws, nb, c0, nc, ch, yr, ys);
+                    else b_cols_range(t, 1, w + (size_t)r * ws, nb, c0, nc, ch, yr, ys);
                 }
             }
             c += C;
@@ -437,6 +452,7 @@ AI void k45_cols(const bool five, const int C, int64_t n, const uint8_t *w, cons
     for (int c = 0; c < C; c++) { acc[c] = _mm512_setzero_ps(); accm[c] = _mm256_setzero_ps(); }
     for (int64_t b = 0; b < n / QS_QK_K; b++) {
         const uint8_t *blk = w + (size_t)b * bsz;
+        for (size_t o = 0; o < bsz; o += 64) _mm_prefetch((const char *)blk + o + QS_PREFETCH_AHEAD, _MM_HINT_T0);
         const __m128i sm = k4_scales_mins(blk + 4);
         const __m512i sc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sm));
         const __m256i mn = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m_j twice */
@@ -498,6 +514,7 @@ AI void k16_cols(const int t, const int C, int64_t n, const uint8_t *w, const ui
     for (int c = 0; c < C; c++) { acc[c] = _mm512_setzero_ps(); accm[c] = _mm256_setzero_ps(); }
     for (int64_t b = 0; b < n / QS_QK_K; b++) {
         const uint8_t *blk = w + (size_t)b * bsz;
+        for (size_t o = 0; o < bsz; o += 64) _mm_prefetch((const char *)blk + o + QS_PREFETCH_AHEAD, _MM_HINT_T0);
         __m512i q[4], scv[4];
         __m256i sc, mn = _mm256_setzero_si256(); /* 16 scale words, Q2_K minimum words */
         float d, dmin = 0.0f;
@@ -573,6 +590,7 @@ AI void iq4xs_cols(const int C, int64_t n, const uint8_t *w, const uint8_t *act,
     for (int c = 0; c < C; c++) acc[c] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / QS_QK_K; b++) {
         const uint8_t *blk = w + (size_t)b * sizeof(qs_block_iq4_xs);
+        for (size_t o = 0; o < sizeof(qs_block_iq4_xs); o += 64) _mm_prefetch((const char *)blk + o + QS_PREFETCH_AHEAD, _MM_HINT_T0);
         const __m512i l8 = _mm512_castsi256_si512(iq4xs_scales(blk));
         __m512i lo[2], hi[2], scv[2];
         for (int z = 0; z < 2; z++) {
