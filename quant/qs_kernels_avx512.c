@@ -177,12 +177,10 @@ AI int a_qs(const int t) { return b_has_min(t) ? 4 : 2; }
  *   alo, ahi  activation bytes under the low / high nibble (Q8_0: alo only)
  *   base      per lane: -K * sum of the lane's activation bytes (types with K != 0)
  *   idx       word l: vpermt2w index of lane l's d_w in (previous, this) chunk
- *   da, sa    per lane: the block's d_a; s_a on the first lane of each block (Q4_1, Q5_1)
- *   blk       first block whose quants overlap the chunk (Q5 fifth bits) */
+ *   da, sa    per lane: the block's d_a; s_a on the first lane of each block (Q4_1, Q5_1) */
 typedef struct {
     __m512i *alo, *ahi, *base, *idx;
     __m512 *da, *sa;
-    int32_t *blk;
 } b_act;
 
 /* Prepares chunks [c0, c0 + nc) of a row of nb blocks. */
@@ -228,28 +226,7 @@ static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int 
         ch->idx[c] = _mm512_load_si512(idx);
         ch->da[c] = _mm512_load_ps(da);
         if (b_has_min(t)) ch->sa[c] = _mm512_load_ps(sa);
-        if (b_five(t)) ch->blk[c] = (int32_t)(q0 - qo - 16 >= 0 ? (q0 - qo - 16) / bs + 1 : 0); /* quants end past q0 */
     }
-}
-
-/* Q5 fifth bits for the chunk at byte p0 of the row (b0: first block whose quants overlap it):
- * bit p of *ml / *mh is the high bit of the low / high nibble quant at byte p. At most 4
- * blocks of 22 or 24 bytes overlap a chunk. */
-AI void b_fifth_bits(const int t, const uint8_t *w, int64_t nb, int64_t p0, int64_t b0, uint64_t *ml,
-                     uint64_t *mh) {
-    const int bs = b_size(t), qo = b_qs(t);
-    uint64_t lo = 0, hi = 0;
-    for (int k = 0; k < 4; k++) {
-        const int64_t b = b0 + k;
-        const int64_t sh = b * bs + qo - p0; /* chunk bit of the block's first quant byte */
-        if (b >= nb || sh >= 64) break;
-        const uint32_t qh = qs_ld_u32(w + b * bs + b_qh(t));
-        const uint64_t fl = qh & 0xFFFFu, fh = qh >> 16;
-        lo |= sh >= 0 ? fl << sh : fl >> -sh;
-        hi |= sh >= 0 ? fh << sh : fh >> -sh;
-    }
-    *ml = lo;
-    *mh = hi;
 }
 
 /* One chunk j: decode once, accumulate into acc[c] for every column. */
@@ -274,11 +251,28 @@ AI void b_chunk_step(const int t, const int C, const uint8_t *w, int64_t nb, int
             hi = _mm512_shuffle_epi8(lut, hi);
         }
         if (b_five(t)) {
-            uint64_t ml, mh;
-            b_fifth_bits(t, w, nb, p0, ch[0].blk[j], &ml, &mh);
-            const __m512i b4 = _mm512_set1_epi8(0x10);
-            lo = _mm512_mask_add_epi8(lo, ml, lo, b4); /* bit 4 is clear: add == or */
-            hi = _mm512_mask_add_epi8(hi, mh, hi, b4);
+            /* Lane l's block b has its d at word idx[l] of (previous, this) chunk and its 32 qh
+             * bits right after (Q5_0: +1 word, Q5_1: +2). The lane's first byte is quant s_l of
+             * the block (s_l = 4l + 64 - 2 idx[l] - qs offset, -8 <= s_l); its 4 fifth bits are
+             * qh bits s_l .. s_l+3 (low nibbles) and 16+s_l .. (high), 0 outside 0..15. Lanes
+             * whose qh lies past this chunk hold no quants (their activation is 0). */
+            const __m512i idx = ch[0].idx[j];
+            const __m512i dup = _mm512_permutexvar_epi16(
+                _mm512_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0), idx);
+            const int qw = b_qh(t) / 2;
+            const __m512i qhi = _mm512_min_epu16(_mm512_add_epi16(dup, _mm512_set1_epi32(((qw + 1) << 16) | qw)), _mm512_set1_epi16(63));
+            const __m512i qh = _mm512_permutex2var_epi16(*prev, qhi, v);
+            /* shift + 8 = 4l + 72 - qs offset - 2 idx[l] (idx[l] zero-extended to the lane) */
+            const __m512i sh = _mm512_sub_epi32(
+                _mm512_add_epi32(_mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 2),
+                                 _mm512_set1_epi32(72 - b_qs(t))),
+                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(idx)), 1));
+            const __m512i m16 = _mm512_set1_epi32(0x00FFFF00), spread = _mm512_set1_epi32(0x02040810),
+                          b4 = _mm512_set1_epi32(0x10101010), f = _mm512_set1_epi32(0xF);
+            const __m512i bl = _mm512_and_si512(_mm512_srlv_epi32(_mm512_and_si512(_mm512_slli_epi32(qh, 8), m16), sh), f);
+            const __m512i bh = _mm512_and_si512(_mm512_srlv_epi32(_mm512_and_si512(_mm512_srli_epi32(qh, 8), m16), sh), f);
+            lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_mullo_epi32(bl, spread), b4));
+            hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_mullo_epi32(bh, spread), b4));
         }
     }
     const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(*prev, ch[0].idx[j], v)));
@@ -327,13 +321,12 @@ AI void b_cols_range(const int t, const int C, const uint8_t *w, int64_t nb, int
 /* Storage for a prepared activation of `cap` chunks. */
 #define B_ACT_STORAGE(name, cap)                                                                 \
     _Alignas(64) __m512i name##_alo[cap], name##_ahi[cap], name##_base[cap], name##_idx[cap];    \
-    _Alignas(64) __m512 name##_da[cap], name##_sa[cap];                                          \
-    int32_t name##_blk[cap]
+    _Alignas(64) __m512 name##_da[cap], name##_sa[cap]
 
 AI void b_gemv(const int t, int64_t n, int64_t nrows, const uint8_t *w, size_t ws, const uint8_t *act,
                float *y) {
     B_ACT_STORAGE(p, B_RANGE_CHUNKS);
-    const b_act ch = {p_alo, p_ahi, p_base, p_idx, p_da, p_sa, p_blk};
+    const b_act ch = {p_alo, p_ahi, p_base, p_idx, p_da, p_sa};
     const int64_t nb = n / 32, nchunks = (nb * b_size(t) + 63) / 64;
     for (int64_t c0 = 0; c0 < nchunks; c0 += B_RANGE_CHUNKS) {
         const int nc = nchunks - c0 < B_RANGE_CHUNKS ? (int)(nchunks - c0) : B_RANGE_CHUNKS;
@@ -350,10 +343,10 @@ AI void b_gemm(const int t, int64_t n, int64_t nrows, int64_t ncols, const uint8
     B_ACT_STORAGE(p1, B_GRANULE);
     B_ACT_STORAGE(p2, B_GRANULE);
     B_ACT_STORAGE(p3, B_GRANULE);
-    const b_act ch[KMAX_C] = {{p0_alo, p0_ahi, p0_base, p0_idx, p0_da, p0_sa, p0_blk},
-                              {p1_alo, p1_ahi, p1_base, p1_idx, p1_da, p1_sa, p1_blk},
-                              {p2_alo, p2_ahi, p2_base, p2_idx, p2_da, p2_sa, p2_blk},
-                              {p3_alo, p3_ahi, p3_base, p3_idx, p3_da, p3_sa, p3_blk}};
+    const b_act ch[KMAX_C] = {{p0_alo, p0_ahi, p0_base, p0_idx, p0_da, p0_sa},
+                              {p1_alo, p1_ahi, p1_base, p1_idx, p1_da, p1_sa},
+                              {p2_alo, p2_ahi, p2_base, p2_idx, p2_da, p2_sa},
+                              {p3_alo, p3_ahi, p3_base, p3_idx, p3_da, p3_sa}};
     const int64_t nb = n / 32, nchunks = (nb * b_size(t) + 63) / 64;
     const int64_t panel = qs_gemm_panel_rows(ws);
     for (int64_t r0 = 0; r0 < nrows; r0 += panel) {
