@@ -617,6 +617,63 @@ static void test_vec_dot_quantized_rows(void **state) {
     free(a);
 }
 
+/* Rows longer than the kernels' internal chunking (prepared ranges of 8 KiB, gemm granules of
+ * 1 KiB): every level against the scalar reference, gemv and gemm against vec_dot. */
+static void test_long_rows(void **state) {
+    (void)state;
+    const qs_kernels *lv[QS_SIMD_LEVEL_COUNT];
+    int nl = levels(lv);
+    const int64_t n = 16384 + 5 * 256; /* 17664: 552 blocks of 32, 69 of 256 */
+    for (int i = 0; i < NWTYPES; i++) {
+        const wtype *wt = &wtypes[i];
+        const int at = lv[0]->row[wt->type].act_type;
+        const size_t rb = qs_type_row_bytes(wt->type, n), ab = qs_type_row_bytes(at, n);
+        enum { ROWS = 5, COLS = 5 };
+        uint8_t *w = malloc(rb * ROWS), *act = malloc(ab * COLS);
+        float *x = malloc((size_t)n * 4);
+        fill_weights(wt, w, n, ROWS, rb, 7000 + (uint64_t)i);
+        for (int c = 0; c < COLS; c++) {
+            fill_act(x, n, 8000 + (uint64_t)(i * 8 + c));
+            lv[0]->row[at].quantize_act(x, act + (size_t)c * ab, n);
+        }
+        for (int l = 0; l < nl; l++) {
+            const qs_kernel_row *k = &lv[l]->row[wt->type];
+            float yv[ROWS], ym[COLS * ROWS];
+            k->gemv(n, ROWS, w, rb, act, yv);
+            k->gemm(n, ROWS, COLS, w, rb, act, ab, ym, ROWS);
+            for (int r = 0; r < ROWS; r++) {
+                const uint8_t *wr = w + (size_t)r * rb;
+                const float one = k->vec_dot(n, wr, act), ref = lv[0]->row[wt->type].vec_dot(n, wr, act);
+                assert_memory_equal(&one, &yv[r], 4);
+                for (int c = 0; c < COLS; c++) {
+                    const float g = ym[c * ROWS + r];
+                    const float o = k->vec_dot(n, wr, act + (size_t)c * ab);
+                    if (memcmp(&g, &o, 4) != 0)
+                        fail_msg("%s level %s long row: gemm[%d][%d] %.9g vs vec_dot %.9g", qs_type_name(wt->type),
+                                 lv[l]->name, c, r, (double)g, (double)o);
+                }
+                const dref d = reference(lv[0], wt, wr, act, n);
+                const double tol = !isnan(d.dot) ? dot_tolerance(d.abs_sum) + 2 * d.extra : 1e-4 * fabs(ref);
+                if (fabs((double)one - ref) > tol)
+                    fail_msg("%s level %s long row %d: %.9g vs scalar %.9g (tol %.3g)", qs_type_name(wt->type),
+                             lv[l]->name, r, (double)one, (double)ref, tol);
+            }
+        }
+        free(w);
+        free(act);
+        free(x);
+    }
+}
+
+/* qs_kernels_best() runs the level the process chose (QS_SIMD or detection). */
+static void test_best_is_active(void **state) {
+    (void)state;
+    const qs_kernels *k = qs_kernels_best();
+    const qs_simd_level active = qs_simd_active_level(NULL);
+    if (qs_kernels_for(active)) assert_int_equal(k->level, active);
+    else assert_int_equal(k->level, QS_SIMD_SCALAR);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dispatch),
@@ -625,6 +682,8 @@ int main(void) {
         cmocka_unit_test(test_to_float),
         cmocka_unit_test(test_vec_dot),
         cmocka_unit_test(test_vec_dot_quantized_rows),
+        cmocka_unit_test(test_long_rows),
+        cmocka_unit_test(test_best_is_active),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
