@@ -30,7 +30,9 @@
  * Types without a dot product: Q8_1 and Q8_K (activation formats, not weight formats) and the
  * ids we cannot compute with; their rows have vec_dot == NULL (act_type is then meaningless;
  * qs_kernels_act_type() returns -1). Activation buffers hold
- * qs_kernels_act_bytes(T, n) bytes and need no particular alignment.
+ * qs_kernels_act_bytes(T, n) bytes. No buffer needs any particular alignment (weight rows that
+ * start on 64 bytes stream a little faster). The AVX-512 gemv keeps its prepared activation on
+ * the stack (about 50 KiB); every other function uses little stack and no heap.
  *
  * ---------------------------------------------------------------------------------------------
  * Activation quantizers (quantize_act, in the row of the activation type):
@@ -99,8 +101,10 @@ typedef void (*qs_gemm_fn)(int64_t n, int64_t nrows, int64_t ncols, const void *
                            size_t w_stride, const void *act, size_t act_stride, float *y,
                            size_t y_stride);
 
-/* One row of a kernel table. Every function pointer may be NULL: then the type cannot be used
- * that way at this level (nor at any level). */
+/* One row of a kernel table. A NULL function pointer means the type cannot be used that way at
+ * this level. Levels agree, with one exception while the K-quant formats' scalar reference is
+ * not in this tree: the SIMD levels already dequantize Q2_K..Q6_K and Q8_K (to_float), the
+ * scalar level cannot yet. */
 typedef struct qs_kernel_row {
     qs_to_float_fn to_float;         /* dequantize n values (bit-exact with ggml) */
     int act_type;                    /* activation type vec_dot/gemv/gemm expect (when vec_dot) */
@@ -122,8 +126,8 @@ typedef struct qs_kernels {
 const qs_kernels *qs_kernels_for(qs_simd_level level);
 
 /* The table of the level this process runs with: qs_simd_active_level() (best usable level
- * or the QS_SIMD override), falling back to the best compiled level at or below it. Never
- * NULL. */
+ * or the QS_SIMD override), or the scalar table when this build has no kernels for that level.
+ * Never NULL. */
 const qs_kernels *qs_kernels_best(void);
 
 /* The activation type weight type `type` pairs with, or -1 when it has no dot product. */
