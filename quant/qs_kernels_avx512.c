@@ -102,15 +102,19 @@ AI __m512 load_w16(const int ft, const uint8_t *p, __mmask16 m, const bool full)
 }
 
 /* One weight row against C activation rows; 4 accumulators per column (the values i with
- * (i / 16) % 4 == k go to accumulator k), summed ((a0 + a1) + (a2 + a3)) at the end. */
-AI void float_cols(const int ft, const int C, int64_t n, const uint8_t *w, const uint8_t *act, size_t as,
-                   float *y, size_t ys) {
+ * (i / 16) % 4 == k go to accumulator k), summed ((a0 + a1) + (a2 + a3)) at the end.
+ * float_span runs values [i0, i1) (i0, i1 multiples of 64, or i1 == n for the tail) on
+ * accumulators kept in acc[c][k]; gemm uses it to walk the row in tiles. */
+AI void float_span(const int ft, const int C, int64_t n, int64_t i0, int64_t i1, const uint8_t *w,
+                   const uint8_t *act, size_t as, __m512 accm[][4]) {
     const int es = ft == FT_F32 ? 4 : 2;
-    __m512 acc[4][4];
+    /* work on a local copy: __m512 may alias the activation floats, so accumulators kept
+     * behind a pointer would be reloaded and stored around every load */
+    __m512 acc[KMAX_C][4];
     for (int c = 0; c < C; c++)
-        for (int k = 0; k < 4; k++) acc[c][k] = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
+        for (int k = 0; k < 4; k++) acc[c][k] = accm[c][k];
+    int64_t i = i0;
+    for (; i + 64 <= i1; i += 64) {
         for (int k = 0; k < es; k++) _mm_prefetch((const char *)w + (size_t)i * es + 64 * k + QS_PREFETCH_AHEAD, _MM_HINT_T0);
         __m512 wv[4];
         for (int k = 0; k < 4; k++) wv[k] = load_w16(ft, w + (size_t)(i + 16 * k) * es, 0, true);
@@ -119,7 +123,7 @@ AI void float_cols(const int ft, const int C, int64_t n, const uint8_t *w, const
             for (int k = 0; k < 4; k++) acc[c][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(a + 16 * k), acc[c][k]);
         }
     }
-    for (int k = 0; i < n; k++, i += 16) {
+    for (int k = 0; i1 == n && i < n; k++, i += 16) {
         const int64_t left = n - i;
         const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
         const __m512 wv = load_w16(ft, w + (size_t)i * es, m, false);
@@ -127,7 +131,57 @@ AI void float_cols(const int ft, const int C, int64_t n, const uint8_t *w, const
             acc[c][k] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, (const float *)(act + (size_t)c * as) + i), acc[c][k]);
     }
     for (int c = 0; c < C; c++)
-        y[(size_t)c * ys] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[c][0], acc[c][1]), _mm512_add_ps(acc[c][2], acc[c][3])));
+        for (int k = 0; k < 4; k++) accm[c][k] = acc[c][k];
+}
+
+AI float float_sum(const __m512 a[4]) {
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])));
+}
+
+AI void float_cols(const int ft, const int C, int64_t n, const uint8_t *w, const uint8_t *act, size_t as,
+                   float *y, size_t ys) {
+    __m512 acc[KMAX_C][4];
+    for (int c = 0; c < KMAX_C; c++)
+        for (int k = 0; k < 4; k++) acc[c][k] = _mm512_setzero_ps();
+    float_span(ft, C, n, 0, n, w, act, as, acc);
+    for (int c = 0; c < C; c++) y[(size_t)c * ys] = float_sum(acc[c]);
+}
+
+/* gemm: per panel of rows in L2 and group of KMAX_C activation rows, 8 weight rows walk the
+ * values in tiles of 1024 so the activation tile (4 x 4 KiB) stays in L1; the accumulators
+ * wait in memory between tiles. Each accumulator sees the same values in the same order as in
+ * gemv, so the results are identical. */
+#define F_TILE 1024
+#define F_ROWS 8
+
+AI void float_gemm(const int ft, int64_t n, int64_t nrows, int64_t ncols, const uint8_t *w, size_t ws,
+                   const uint8_t *act, size_t as, float *y, size_t ys) {
+    _Alignas(64) __m512 acc[F_ROWS][KMAX_C][4];
+    const int64_t panel = qs_gemm_panel_rows(ws);
+    for (int64_t r0 = 0; r0 < nrows; r0 += panel) {
+        const int64_t r1 = r0 + panel < nrows ? r0 + panel : nrows;
+        for (int64_t c = 0; c < ncols;) {
+            const int C = ncols - c >= KMAX_C ? KMAX_C : 1;
+            const uint8_t *ac = act + (size_t)c * as;
+            for (int64_t g = r0; g < r1; g += F_ROWS) {
+                const int nr = r1 - g < F_ROWS ? (int)(r1 - g) : F_ROWS;
+                for (int r = 0; r < F_ROWS; r++)
+                    for (int k = 0; k < KMAX_C; k++)
+                        for (int a = 0; a < 4; a++) acc[r][k][a] = _mm512_setzero_ps();
+                for (int64_t i0 = 0; i0 < n; i0 += F_TILE) {
+                    const int64_t i1 = i0 + F_TILE < n ? i0 + F_TILE : n;
+                    for (int r = 0; r < nr; r++) {
+                        const uint8_t *wr = w + (size_t)(g + r) * ws;
+                        if (C == KMAX_C) float_span(ft, KMAX_C, n, i0, i1, wr, ac, as, acc[r]);
+                        else float_span(ft, 1, n, i0, i1, wr, ac, as, acc[r]);
+                    }
+                }
+                for (int r = 0; r < nr; r++)
+                    for (int k = 0; k < C; k++) y[(size_t)(c + k) * ys + (size_t)(g + r)] = float_sum(acc[r][k]);
+            }
+            c += C;
+        }
+    }
 }
 
 /* ================================================================ 32-value block types
@@ -616,7 +670,23 @@ AI void iq4xs_cols(const int C, int64_t n, const uint8_t *w, const uint8_t *act,
  * gemv walks the rows one after the other (one sequential stream through the weights); gemm
  * takes KMAX_C activation rows per pass over a panel of weight rows that stays in L2. */
 
-/* Float types and K-quants: cols_<t>(C, n, row, act, act_stride, y, y_stride) */
+/* Float types: one row x C columns for vec_dot / gemv, tiled gemm */
+#define F_COLS(t, ft)                                                                            \
+    static float vec_dot_##t##_avx512(int64_t n, const void *w, const void *act) {              \
+        float y;                                                                                 \
+        float_cols(ft, 1, n, w, act, 0, &y, 0);                                                  \
+        return y;                                                                                \
+    }                                                                                            \
+    static void gemv_##t##_avx512(int64_t n, int64_t nrows, const void *w, size_t ws,            \
+                                  const void *act, float *y) {                                  \
+        for (int64_t r = 0; r < nrows; r++) float_cols(ft, 1, n, (const uint8_t *)w + (size_t)r * ws, act, 0, y + r, 0); \
+    }                                                                                            \
+    static void gemm_##t##_avx512(int64_t n, int64_t nrows, int64_t ncols, const void *w,       \
+                                  size_t ws, const void *act, size_t as, float *y, size_t ys) { \
+        float_gemm(ft, n, nrows, ncols, w, ws, act, as, y, ys);                                  \
+    }
+
+/* K-quants: cols_<t>(C, n, row, act, act_stride, y, y_stride) */
 #define K_COLS(t, call)                                                                          \
     AI void cols_##t(const int C, int64_t n, const uint8_t *w, const uint8_t *a, size_t as, float *y, size_t ys) { call; } \
     static float vec_dot_##t##_avx512(int64_t n, const void *w, const void *act) {              \
@@ -644,9 +714,9 @@ AI void iq4xs_cols(const int C, int64_t n, const uint8_t *w, const uint8_t *act,
                              (const uint8_t *)act + (size_t)c * as, as, y + (size_t)c * ys + r, ys); \
         }                                                                                        \
     }
-K_COLS(f32, float_cols(FT_F32, C, n, w, a, as, y, ys))
-K_COLS(f16, float_cols(FT_F16, C, n, w, a, as, y, ys))
-K_COLS(bf16, float_cols(FT_BF16, C, n, w, a, as, y, ys))
+F_COLS(f32, FT_F32)
+F_COLS(f16, FT_F16)
+F_COLS(bf16, FT_BF16)
 K_COLS(q4_K, k45_cols(false, C, n, w, a, as, y, ys))
 K_COLS(q5_K, k45_cols(true, C, n, w, a, as, y, ys))
 K_COLS(q2_K, k16_cols(K_Q2, C, n, w, a, as, y, ys))
