@@ -52,6 +52,17 @@ static inline int kq_qint(float v, float lo, float hi) {
 
 static inline float kq_max(float a, float b) { return a > b ? a : b; }
 
+/* Sub-blocks hold 16 or 32 values. Loops over them run in lanes of 8 with one partial sum
+ * per lane, which the compiler turns into vector code without reassociating anything. */
+#define KQ_LANES 8
+
+static inline float kq_lane_sum(const float *acc) {
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+/* Rounds of "refit the fp16 factors, re-pick the integers" after the first pick. */
+#define KQ_REFITS 3
+
 /* ======================================================================================== */
 /* A super-block prepared for the search                                                     */
 /* ======================================================================================== */
@@ -131,14 +142,16 @@ typedef struct kq_affine_fmt {
     int len;       /* values per sub-block */
     int qmax;      /* quants are 0..qmax */
     int smax;      /* sub-block scales and mins are 0..smax */
-    int ncand;     /* candidate quant ranges tried per sub-block */
+    int ncand;     /* candidate quant ranges tried per sub-block for its ideal */
     float cand_lo; /* candidates map the sub-block's range onto qmax + cand_lo + k*cand_step */
     float cand_step;
+    int srad;   /* first pick: integer scales tried on each side of the ideal */
+    float mrad; /* first pick: integer mins tried on each side of the ideal, at most */
 } kq_affine_fmt;
 
-static const kq_affine_fmt kq_fmt_q2_K = {16, 16, 3, 15, 16, -0.5f, 0.1f};
-static const kq_affine_fmt kq_fmt_q4_K = {8, 32, 15, 63, 21, -1.0f, 0.1f};
-static const kq_affine_fmt kq_fmt_q5_K = {8, 32, 31, 63, 16, -0.5f, 0.1f};
+static const kq_affine_fmt kq_fmt_q2_K = {16, 16, 3, 15, 4, -0.5f, 0.4f, 2, 3.0f};
+static const kq_affine_fmt kq_fmt_q4_K = {8, 32, 15, 63, 5, -1.0f, 0.4f, 3, 4.0f};
+static const kq_affine_fmt kq_fmt_q5_K = {8, 32, 31, 63, 5, -0.5f, 0.3f, 3, 5.0f};
 
 typedef struct kq_affine_q {
     qs_fp16 d, dmin;
@@ -147,138 +160,151 @@ typedef struct kq_affine_q {
     double err; /* weighted squared error in the scaled domain */
 } kq_affine_q;
 
-/* Weighted least-squares (s, b) for x ~ s*l + b with b <= 0, given the quants l. Returns the
- * error, or +inf when the fit is degenerate. */
-static float kq_affine_fit(const float *x, const float *w, const uint8_t *l, int len, float sw,
-                           float swx, float swxx, float *s_out, float *b_out) {
-    float swl = 0.0f, swll = 0.0f, swxl = 0.0f;
-    for (int i = 0; i < len; i++) {
-        const float wl = w[i] * (float)l[i];
-        swl += wl;
-        swll += wl * (float)l[i];
-        swxl += wl * x[i];
+/* Weighted squared error of a sub-block reconstructed as d1*q - m1, q = round((x+m1)/d1)
+ * clamped to 0..qmax (q = 0 throughout when d1 is 0), exactly as dequantization computes it. */
+static float kq_affine_err(const float *x, const float *w, int len, float qmax, float d1,
+                           float m1) {
+    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+    float acc[KQ_LANES] = {0};
+    for (int i = 0; i < len; i += KQ_LANES) {
+        for (int k = 0; k < KQ_LANES; k++) {
+            float v = (x[i + k] + m1) * inv;
+            v = v > 0.0f ? v : 0.0f;
+            v = v < qmax ? v : qmax;
+            const float r = d1 * kq_rint(v) - m1 - x[i + k];
+            acc[k] += w[i + k] * r * r;
+        }
     }
-    const float det = sw * swll - swl * swl;
-    if (!(det > 0.0f)) return INFINITY;
-    float s = (sw * swxl - swl * swx) / det;
-    float b = (swll * swx - swl * swxl) / det;
-    if (b > 0.0f) { /* the format's offset is -dmin*m with m >= 0 */
-        b = 0.0f;
-        s = swxl / swll;
-    }
-    if (!(s > 0.0f)) return INFINITY;
-    *s_out = s;
-    *b_out = b;
-    return swxx - 2.0f * s * swxl - 2.0f * b * swx + s * s * swll + 2.0f * s * b * swl + b * b * sw;
+    return kq_lane_sum(acc);
 }
 
-/* Ideal real scale s >= 0 and min m >= 0 (y = s*q - m) of one sub-block. */
+static void kq_affine_quants(const float *x, int len, int qmax, float d1, float m1, uint8_t *l) {
+    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+    for (int i = 0; i < len; i++) l[i] = (uint8_t)kq_qint((x[i] + m1) * inv, 0.0f, (float)qmax);
+}
+
+/* Ideal real scale s >= 0 and min m >= 0 (y = s*q - m) of one sub-block: each candidate range
+ * gives quants, a weighted least-squares fit of (s, m) to them gives the error; the best
+ * candidate is then re-rounded and refitted while that helps. */
 static void kq_affine_ideal(const kq_affine_fmt *f, const float *x, const float *w, float *s_out,
                             float *m_out) {
+    const int len = f->len;
     float lo = x[0], hi = x[0], sw = 0.0f, swx = 0.0f, swxx = 0.0f;
-    for (int i = 0; i < f->len; i++) {
+    for (int i = 0; i < len; i++) {
         lo = x[i] < lo ? x[i] : lo;
         hi = x[i] > hi ? x[i] : hi;
         sw += w[i];
         swx += w[i] * x[i];
         swxx += w[i] * x[i] * x[i];
     }
-    if (lo > 0.0f) lo = 0.0f;
-    if (!(hi > lo)) { /* constant non-positive values: the min alone represents them */
+    if (lo > 0.0f) lo = 0.0f; /* the format's offset -dmin*m is never positive */
+    if (!(hi > lo)) {         /* constant non-positive values: the min alone represents them */
         *s_out = 0.0f;
         *m_out = -lo;
         return;
     }
     const float qmax = (float)f->qmax;
-    uint8_t l[32], lbest[32];
     float best = INFINITY, bs = (hi - lo) / qmax, bb = lo;
-    for (int k = 0; k < f->ncand; k++) {
-        const float inv = (qmax + f->cand_lo + f->cand_step * (float)k) / (hi - lo);
-        for (int i = 0; i < f->len; i++) l[i] = (uint8_t)kq_qint((x[i] - lo) * inv, 0.0f, qmax);
-        float s, b;
-        const float err = kq_affine_fit(x, w, l, f->len, sw, swx, swxx, &s, &b);
+    float shift = -lo, inv = 0.0f; /* quants are round((x + shift) * inv) */
+    for (int k = 0; k < f->ncand + 3; k++) {
+        if (k < f->ncand) {
+            inv = (qmax + f->cand_lo + f->cand_step * (float)k) / (hi - lo);
+            shift = -lo;
+        } else { /* the last rounds re-round with the best fit so far */
+            if (!(best < INFINITY)) break;
+            inv = 1.0f / bs;
+            shift = -bb;
+        }
+        float a_l[KQ_LANES] = {0}, a_ll[KQ_LANES] = {0}, a_xl[KQ_LANES] = {0};
+        for (int i = 0; i < len; i += KQ_LANES) {
+            for (int j = 0; j < KQ_LANES; j++) {
+                float v = (x[i + j] + shift) * inv;
+                v = v > 0.0f ? v : 0.0f;
+                v = v < qmax ? v : qmax;
+                const float l = kq_rint(v), wl = w[i + j] * l;
+                a_l[j] += wl;
+                a_ll[j] += wl * l;
+                a_xl[j] += wl * x[i + j];
+            }
+        }
+        const float swl = kq_lane_sum(a_l), swll = kq_lane_sum(a_ll), swxl = kq_lane_sum(a_xl);
+        const float det = sw * swll - swl * swl;
+        if (!(det > 0.0f)) continue;
+        float sc = (sw * swxl - swl * swx) / det;
+        float b = (swll * swx - swl * swxl) / det;
+        if (b > 0.0f) {
+            b = 0.0f;
+            sc = swxl / swll;
+        }
+        if (!(sc > 0.0f)) continue;
+        const float err = swxx - 2.0f * sc * swxl - 2.0f * b * swx + sc * sc * swll +
+                          2.0f * sc * b * swl + b * b * sw;
         if (err < best) {
             best = err;
-            bs = s;
+            bs = sc;
             bb = b;
-            memcpy(lbest, l, (size_t)f->len);
+        } else if (k >= f->ncand) {
+            break;
         }
-    }
-    /* Alternate re-rounding and refitting from the best candidate while it helps. */
-    for (int it = 0; it < 3 && best < INFINITY; it++) {
-        const float inv = 1.0f / bs;
-        bool changed = false;
-        for (int i = 0; i < f->len; i++) {
-            l[i] = (uint8_t)kq_qint((x[i] - bb) * inv, 0.0f, qmax);
-            changed |= l[i] != lbest[i];
-        }
-        if (!changed) break;
-        float s, b;
-        const float err = kq_affine_fit(x, w, l, f->len, sw, swx, swxx, &s, &b);
-        if (!(err < best)) break;
-        best = err;
-        bs = s;
-        bb = b;
-        memcpy(lbest, l, (size_t)f->len);
     }
     *s_out = bs;
     *m_out = -bb;
 }
 
-/* Error of one sub-block with integer scale sc and min mi under the stored factors d, dmin;
- * fills the quants. The reconstruction is computed exactly as dequantization does it. */
-static float kq_affine_try(const kq_affine_fmt *f, const float *x, const float *w, float d,
-                           float dmin, int sc, int mi, uint8_t *l) {
-    const float d1 = d * (float)sc, m1 = dmin * (float)mi;
-    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+/* How widely kq_affine_search looks: integer scales within srad of the target, and integer
+ * mins within half a period (d*sc) of the target, at most mrad on each side. */
+typedef struct kq_reach {
+    int srad;
+    float mrad;
+} kq_reach;
+
+/* With the factors d, dmin fixed, the best integer scale and min of one sub-block near the
+ * real targets (s_t, m_t). For a given scale the error is nearly periodic in the min, with
+ * period d*sc, so half a period each side covers every distinct case. Fills the quants;
+ * returns the error. */
+static float kq_affine_search(const kq_affine_fmt *f, const float *x, const float *w, float d,
+                              float dmin, float s_t, float m_t, kq_reach reach, uint8_t *sc_out,
+                              uint8_t *mn_out, uint8_t *l_out) {
+    const int stop = d > 0.0f ? f->smax : 0, mtop = dmin > 0.0f ? f->smax : 0;
+    const int s0 = stop ? kq_qint(s_t / d, 0.0f, (float)stop) : 0;
     const float qmax = (float)f->qmax;
-    float err = 0.0f;
-    for (int i = 0; i < f->len; i++) {
-        const int q = kq_qint((x[i] + m1) * inv, 0.0f, qmax);
-        l[i] = (uint8_t)q;
-        const float r = d1 * (float)q - m1 - x[i];
-        err += w[i] * r * r;
-    }
-    return err;
-}
-
-/* Candidate integers next to an ideal real value v / unit, inside [0, top]. */
-static int kq_near_ints(float v, float unit, int top, int radius, int *out) {
-    if (!(unit > 0.0f) || !(v > 0.0f)) {
-        out[0] = 0;
-        return 1;
-    }
-    const int c = kq_qint(v / unit, 0.0f, (float)top);
-    int n = 0;
-    for (int k = c - radius; k <= c + radius; k++)
-        if (k >= 0 && k <= top) out[n++] = k;
-    return n;
-}
-
-/* With the factors d, dmin fixed, gives every sub-block the best integer scale and min near
- * its ideal. Fills r (except d, dmin) and returns the total error. */
-static double kq_affine_assign(const kq_affine_fmt *f, const kq_in *in, const float *s_ideal,
-                               const float *m_ideal, float d, float dmin, kq_affine_q *r) {
-    double total = 0.0;
-    for (int j = 0; j < f->nsub; j++) {
-        const float *x = in->x + j * f->len, *w = in->w + j * f->len;
-        int scs[3], mis[3];
-        const int nsc = kq_near_ints(s_ideal[j], d, f->smax, 1, scs);
-        const int nmi = kq_near_ints(m_ideal[j], dmin, f->smax, 1, mis);
-        float best = INFINITY;
-        uint8_t l[32];
-        for (int a = 0; a < nsc; a++) {
-            for (int b = 0; b < nmi; b++) {
-                const float err = kq_affine_try(f, x, w, d, dmin, scs[a], mis[b], l);
-                if (err < best) {
-                    best = err;
-                    r->sc[j] = (uint8_t)scs[a];
-                    r->mn[j] = (uint8_t)mis[b];
-                    memcpy(r->q + j * f->len, l, (size_t)f->len);
-                }
+    float best = INFINITY;
+    int bs = 0, bm = 0;
+    for (int sc = s0 - reach.srad; sc <= s0 + reach.srad; sc++) {
+        if (sc < 0 || sc > stop) continue;
+        const float d1 = d * (float)sc;
+        int mlo = 0, mhi = 0;
+        if (mtop) {
+            float half = 0.5f * d1 / dmin;
+            half = half < reach.mrad ? half : reach.mrad;
+            const float c = m_t / dmin;
+            mlo = kq_qint(floorf(c - half), 0.0f, (float)mtop);
+            mhi = kq_qint(ceilf(c + half), 0.0f, (float)mtop);
+        }
+        for (int mi = mlo; mi <= mhi; mi++) {
+            const float err = kq_affine_err(x, w, f->len, qmax, d1, dmin * (float)mi);
+            if (err < best) {
+                best = err;
+                bs = sc;
+                bm = mi;
             }
         }
-        total += best;
+    }
+    *sc_out = (uint8_t)bs;
+    *mn_out = (uint8_t)bm;
+    kq_affine_quants(x, f->len, f->qmax, d * (float)bs, dmin * (float)bm, l_out);
+    return best;
+}
+
+/* With the factors d, dmin fixed, gives every sub-block its best integer scale and min near
+ * the targets. Fills r (except d, dmin) and returns the total error. */
+static double kq_affine_assign(const kq_affine_fmt *f, const kq_in *in, const float *s_t,
+                               const float *m_t, float d, float dmin, kq_reach reach,
+                               kq_affine_q *r) {
+    double total = 0.0;
+    for (int j = 0; j < f->nsub; j++) {
+        total += kq_affine_search(f, in->x + j * f->len, in->w + j * f->len, d, dmin, s_t[j],
+                                  m_t[j], reach, &r->sc[j], &r->mn[j], r->q + j * f->len);
     }
     return total;
 }
@@ -327,17 +353,24 @@ static void kq_affine_solve(const kq_affine_fmt *f, const kq_in *in, kq_affine_q
     kq_affine_q cur;
     float d = kq_store_fp16(smax / (float)f->smax, in->e, &cur.d);
     float dmin = kq_store_fp16(mmax / (float)f->smax, in->e, &cur.dmin);
-    cur.err = kq_affine_assign(f, in, s, m, d, dmin, &cur);
+    const kq_reach wide = {f->srad, f->mrad}, near = {1, 1.0f};
+    cur.err = kq_affine_assign(f, in, s, m, d, dmin, wide, &cur);
     *best = cur;
-    for (int it = 0; it < 3; it++) {
+    /* Refit the factors to the chosen integers and re-pick the integers nearby, while the
+     * error falls. The targets are then the previous pick's real scale and min. */
+    for (int it = 0; it < KQ_REFITS; it++) {
         float nd = d, nm = dmin;
         if (!kq_affine_refit(f, in, best, &nd, &nm)) break;
         nd = kq_store_fp16(nd, in->e, &cur.d);
         nm = kq_store_fp16(nm, in->e, &cur.dmin);
         if (nd == d && nm == dmin) break;
+        for (int j = 0; j < f->nsub; j++) {
+            s[j] = d * (float)best->sc[j];
+            m[j] = dmin * (float)best->mn[j];
+        }
         d = nd;
         dmin = nm;
-        cur.err = kq_affine_assign(f, in, s, m, d, dmin, &cur);
+        cur.err = kq_affine_assign(f, in, s, m, d, dmin, near, &cur);
         if (!(cur.err < best->err)) break;
         *best = cur;
     }
@@ -356,8 +389,8 @@ typedef struct kq_sym_fmt {
     int radius; /* integer scales tried on each side of the ideal */
 } kq_sym_fmt;
 
-static const kq_sym_fmt kq_fmt_q3_K = {-4, 3, -32, 31, 12, -0.6f, 0.1f, 2};
-static const kq_sym_fmt kq_fmt_q6_K = {-32, 31, -128, 127, 12, -0.6f, 0.1f, 1};
+static const kq_sym_fmt kq_fmt_q3_K = {-4, 3, -32, 31, 5, -0.5f, 0.25f, 2};
+static const kq_sym_fmt kq_fmt_q6_K = {-32, 31, -128, 127, 4, -0.5f, 0.3f, 16};
 
 #define KQ_SYM_LEN 16
 #define KQ_SYM_NSUB 16
@@ -370,6 +403,31 @@ typedef struct kq_sym_q {
 } kq_sym_q;
 
 /* Ideal real scale of one sub-block of 16 (y = s*q). */
+/* For quants q = round(x*inv) clamped to the format's range: the least-squares scale for them
+ * (*s) and the error reduction it achieves, swxl^2/swll (the error is swxx minus this). */
+static float kq_sym_gain(const kq_sym_fmt *f, const float *x, const float *w, float inv,
+                         float *s) {
+    const float qlo = (float)f->qlo, qhi = (float)f->qhi;
+    float a_xl[KQ_LANES] = {0}, a_ll[KQ_LANES] = {0};
+    for (int i = 0; i < KQ_SYM_LEN; i += KQ_LANES) {
+        for (int k = 0; k < KQ_LANES; k++) {
+            float v = x[i + k] * inv;
+            v = v > qlo ? v : qlo;
+            v = v < qhi ? v : qhi;
+            const float q = kq_rint(v), wq = w[i + k] * q;
+            a_xl[k] += wq * x[i + k];
+            a_ll[k] += wq * q;
+        }
+    }
+    const float swxl = kq_lane_sum(a_xl), swll = kq_lane_sum(a_ll);
+    if (!(swll > 0.0f)) return 0.0f;
+    *s = swxl / swll;
+    return swxl * *s;
+}
+
+/* Ideal real scale of one sub-block of 16 (y = s*q): candidates put the value of largest
+ * magnitude at either end of the quant range, slightly inside or outside it; the best
+ * least-squares fit is then re-rounded and refitted while that helps. */
 static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
     float amax = 0.0f, mx = 0.0f;
     for (int i = 0; i < KQ_SYM_LEN; i++) {
@@ -379,75 +437,77 @@ static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
         }
     }
     if (amax == 0.0f) return 0.0f;
-    const float qlo = (float)f->qlo, qhi = (float)f->qhi;
-    int8_t l[KQ_SYM_LEN];
-    float best_gain = 0.0f, bs = mx / qlo; /* gain = swxl^2/swll = swxx - error */
+    float best = 0.0f, bs = mx / (float)f->qlo;
     for (int side = 0; side < 2; side++) {
         /* side 0: the largest magnitude goes to the negative end (qlo, one level longer) */
-        const float end = side == 0 ? qlo : qhi;
+        const float end = side == 0 ? (float)f->qlo : (float)f->qhi;
         const float widen = side == 0 ? -1.0f : 1.0f;
         for (int k = 0; k < f->ncand; k++) {
             const float t = end + widen * (f->cand_lo + f->cand_step * (float)k);
-            const float inv = t / mx;
-            float swxl = 0.0f, swll = 0.0f;
-            for (int i = 0; i < KQ_SYM_LEN; i++) {
-                const float q = (float)kq_qint(x[i] * inv, qlo, qhi);
-                swxl += w[i] * x[i] * q;
-                swll += w[i] * q * q;
-            }
-            if (swll > 0.0f && swxl * swxl > best_gain * swll) {
-                best_gain = swxl * swxl / swll;
-                bs = swxl / swll;
+            float sc = 0.0f;
+            const float g = kq_sym_gain(f, x, w, t / mx, &sc);
+            if (g > best) {
+                best = g;
+                bs = sc;
             }
         }
     }
-    for (int it = 0; it < 3 && bs != 0.0f; it++) { /* re-round and refit while it helps */
-        const float inv = 1.0f / bs;
-        float swxl = 0.0f, swll = 0.0f;
-        for (int i = 0; i < KQ_SYM_LEN; i++) {
-            l[i] = (int8_t)kq_qint(x[i] * inv, qlo, qhi);
-            swxl += w[i] * x[i] * (float)l[i];
-            swll += w[i] * (float)l[i] * (float)l[i];
-        }
-        if (!(swll > 0.0f) || !(swxl * swxl > best_gain * swll * 1.0000001f)) break;
-        best_gain = swxl * swxl / swll;
-        bs = swxl / swll;
+    for (int it = 0; it < 3 && bs != 0.0f; it++) {
+        float sc = 0.0f;
+        const float g = kq_sym_gain(f, x, w, 1.0f / bs, &sc);
+        if (!(g > best)) break;
+        best = g;
+        bs = sc;
     }
     return bs;
 }
 
-static float kq_sym_try(const kq_sym_fmt *f, const float *x, const float *w, float d, int sc,
-                        int8_t *l) {
-    const float d1 = d * (float)sc;
-    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
-    float err = 0.0f;
-    for (int i = 0; i < KQ_SYM_LEN; i++) {
-        const int q = kq_qint(x[i] * inv, (float)f->qlo, (float)f->qhi);
-        l[i] = (int8_t)q;
-        const float r = d1 * (float)q - x[i];
-        err += w[i] * r * r;
+/* Weighted squared error of a sub-block of 16 reconstructed as d1*q, q = round(x/d1) clamped
+ * to the format's range (0 throughout when d1 is 0), as dequantization computes it. */
+static float kq_sym_err(const kq_sym_fmt *f, const float *x, const float *w, float d1) {
+    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f, qlo = (float)f->qlo, qhi = (float)f->qhi;
+    float acc[KQ_LANES] = {0};
+    for (int i = 0; i < KQ_SYM_LEN; i += KQ_LANES) {
+        for (int k = 0; k < KQ_LANES; k++) {
+            float v = x[i + k] * inv;
+            v = v > qlo ? v : qlo;
+            v = v < qhi ? v : qhi;
+            const float r = d1 * kq_rint(v) - x[i + k];
+            acc[k] += w[i + k] * r * r;
+        }
     }
-    return err;
+    return kq_lane_sum(acc);
 }
 
-static double kq_sym_assign(const kq_sym_fmt *f, const kq_in *in, const float *s_ideal, float d,
-                            kq_sym_q *r) {
+/* With d fixed, gives every sub-block the best integer scale among the 2*radius+1 nearest its
+ * target s_t (the window slides inward at the ends of the range). Returns the total error. */
+static double kq_sym_assign(const kq_sym_fmt *f, const kq_in *in, const float *s_t, float d,
+                            int radius, kq_sym_q *r) {
     double total = 0.0;
     for (int j = 0; j < KQ_SYM_NSUB; j++) {
         const float *x = in->x + j * KQ_SYM_LEN, *w = in->w + j * KQ_SYM_LEN;
-        int c = 0;
-        if (d != 0.0f) c = kq_qint(s_ideal[j] / d, (float)f->slo, (float)f->shi);
+        int lo = 0, hi = 0;
+        if (d != 0.0f) {
+            const int c = kq_qint(s_t[j] / d, (float)f->slo, (float)f->shi);
+            lo = c - radius;
+            hi = c + radius;
+            if (lo < f->slo) hi += f->slo - lo, lo = f->slo;
+            if (hi > f->shi) lo -= hi - f->shi, hi = f->shi;
+            if (lo < f->slo) lo = f->slo;
+        }
         float best = INFINITY;
-        int8_t l[KQ_SYM_LEN];
-        for (int sc = c - f->radius; sc <= c + f->radius; sc++) {
-            if (sc < f->slo || sc > f->shi) continue;
-            const float err = kq_sym_try(f, x, w, d, sc, l);
+        int bsc = 0;
+        for (int sc = lo; sc <= hi; sc++) {
+            const float err = kq_sym_err(f, x, w, d * (float)sc);
             if (err < best) {
                 best = err;
-                r->sc[j] = (int8_t)sc;
-                memcpy(r->q + j * KQ_SYM_LEN, l, KQ_SYM_LEN);
+                bsc = sc;
             }
         }
+        const float d1 = d * (float)bsc, inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+        r->sc[j] = (int8_t)bsc;
+        for (int i = 0; i < KQ_SYM_LEN; i++)
+            r->q[j * KQ_SYM_LEN + i] = (int8_t)kq_qint(x[i] * inv, (float)f->qlo, (float)f->qhi);
         total += best;
     }
     return total;
@@ -474,15 +534,17 @@ static void kq_sym_solve(const kq_sym_fmt *f, const kq_in *in, kq_sym_q *best) {
     kq_sym_q cur;
     /* the largest sub-block scale goes to the longer, negative end of the scale range */
     float d = kq_store_fp16(sbig / (float)f->slo, in->e, &cur.d);
-    cur.err = kq_sym_assign(f, in, s, d, &cur);
+    cur.err = kq_sym_assign(f, in, s, d, f->radius, &cur);
     *best = cur;
-    for (int it = 0; it < 3; it++) {
+    /* Refit d to the chosen integers and re-pick them nearby, while the error falls. */
+    for (int it = 0; it < KQ_REFITS; it++) {
         float nd = d;
         if (!kq_sym_refit(in, best, &nd)) break;
         nd = kq_store_fp16(nd, in->e, &cur.d);
         if (nd == d) break;
+        for (int j = 0; j < KQ_SYM_NSUB; j++) s[j] = d * (float)best->sc[j];
         d = nd;
-        cur.err = kq_sym_assign(f, in, s, d, &cur);
+        cur.err = kq_sym_assign(f, in, s, d, 2, &cur);
         if (!(cur.err < best->err)) break;
         *best = cur;
     }
