@@ -366,26 +366,8 @@ QS_KERNEL_TYPES(QS_SCALAR_MULTI)
 
 /* ================================================================ the scalar table */
 
-/* to_float of the scalar level is the reference dequantization of qs_formats.h.
- * REF(t) names it; types whose reference is not in this tree yet have NULL. */
-#define REF(t) REF_##t
-#define REF_f32 qs_dequant_f32
-#define REF_f16 qs_dequant_f16
-#define REF_bf16 qs_dequant_bf16
-#define REF_q4_0 qs_dequant_q4_0
-#define REF_q4_1 qs_dequant_q4_1
-#define REF_q5_0 qs_dequant_q5_0
-#define REF_q5_1 qs_dequant_q5_1
-#define REF_q8_0 qs_dequant_q8_0
-#define REF_q8_1 qs_dequant_q8_1
-#define REF_iq4_nl qs_dequant_iq4_nl
-#define REF_iq4_xs qs_dequant_iq4_xs
-#define REF_q2_K NULL
-#define REF_q3_K NULL
-#define REF_q4_K NULL
-#define REF_q5_K NULL
-#define REF_q6_K NULL
-#define REF_q8_K NULL
+/* to_float of the scalar level is the reference dequantization of qs_formats.h. */
+#define REF(t) qs_dequant_##t
 
 #define DOT(T, t, act, q)                                                                      \
     [QS_TYPE_##T] = {REF(t), QS_TYPE_##act, qs_vec_dot_##t##_scalar, qs_gemv_##t##_scalar,     \

@@ -101,10 +101,8 @@ typedef void (*qs_gemm_fn)(int64_t n, int64_t nrows, int64_t ncols, const void *
                            size_t w_stride, const void *act, size_t act_stride, float *y,
                            size_t y_stride);
 
-/* One row of a kernel table. A NULL function pointer means the type cannot be used that way at
- * this level. Levels agree, with one exception while the K-quant formats' scalar reference is
- * not in this tree: the SIMD levels already dequantize Q2_K..Q6_K and Q8_K (to_float), the
- * scalar level cannot yet. */
+/* One row of a kernel table. A NULL function pointer means the type cannot be used that way
+ * (at any level: every level has the same functions, only their speed differs). */
 typedef struct qs_kernel_row {
     qs_to_float_fn to_float;         /* dequantize n values (bit-exact with ggml) */
     int act_type;                    /* activation type vec_dot/gemv/gemm expect (when vec_dot) */

@@ -1,15 +1,18 @@
 /* AVX-512 kernels (F/BW/VL/DQ + VNNI + BF16). Only reached after qs_cpu said the CPU and OS
  * can run them.
  *
- * Dot products are written once per type as a microkernel over R weight rows that share one
- * activation row (R = 4 in gemv, 1 in vec_dot and for leftover rows). The per-row arithmetic
- * does not depend on R, so gemv and vec_dot give bit-identical results.
+ * Every dot product is one weight row against C activation rows (C = 1 in vec_dot and gemv,
+ * which walk the rows one after the other so the weights are one sequential stream; C = 4 in
+ * gemm, over panels of weight rows that stay in L2). The arithmetic of a row does not depend on
+ * C or on how the caller splits rows, so gemv, gemm and vec_dot give bit-identical results.
  *
- * Integer products use vpdpbusd (unsigned x signed bytes -> int32): weight quants are made
- * unsigned (value + K) and the offset comes back through the activation block sums
- * (sum(q_w * a) = sum((q_w + K) * a) - K * sum(a)), which are computed once per activation
- * block for all R rows. K-quants scale sub-block sums in int16/int32 (vpmaddubsw + vpdpwssd)
- * so every block's integer sum is exact, then apply the block's float scales once. */
+ *   F32 / F16 / BF16   weights converted in registers, FMA against F32 activations.
+ *   32-value blocks    raw 64-byte chunks of the weight row against a prepared activation
+ *                      (vpdpbusd, per-lane scales by vpermt2w); see the section below.
+ *   K-quants, IQ4_XS   per 256-value block: vpmaddubsw / vpdpbusd on unsigned quants,
+ *                      vpdpwssd or vpmulld with the sub-block scales, minimums and offsets from
+ *                      the activation bsums, one float scaling per block.
+ * Integer sums are exact; only the float accumulation order differs from the scalar level. */
 #include <immintrin.h>
 
 #include "qs_kernels_impl.h"

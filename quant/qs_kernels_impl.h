@@ -60,7 +60,9 @@ static inline int qs_iq4xs_scale(const uint8_t *scales_l, uint16_t scales_h, int
 
 /* ---------------------------------------------------------------- GEMM by panels
  * gemm walks panels of weight rows small enough to stay in L2 (half of a 1 MiB L2): the
- * weights come from memory once per call and every activation row reuses them from cache. */
+ * weights come from memory once per call and every activation row reuses them from cache.
+ * (The scalar level runs gemv per activation row on each panel; SIMD levels have their own
+ * loops with several activation rows per pass.) */
 
 #define QS_GEMM_PANEL_BYTES (512u * 1024u)
 
@@ -83,15 +85,6 @@ static inline void qs_gemm_by_gemv(qs_gemv_fn gemv, int64_t n, int64_t nrows, in
                  y + (size_t)c * y_stride + r0);
     }
 }
-
-/* Defines gemm_<t>_<lvl> from gemv_<t>_<lvl> (both static in the including file). */
-#define QS_GEMM_FROM_GEMV(t, lvl)                                                              \
-    static void gemm_##t##_##lvl(int64_t n, int64_t nrows, int64_t ncols, const void *w,       \
-                                 size_t w_stride, const void *act, size_t act_stride, float *y, \
-                                 size_t y_stride) {                                             \
-        qs_gemm_by_gemv(gemv_##t##_##lvl, n, nrows, ncols, w, w_stride, act, act_stride, y,    \
-                        y_stride);                                                              \
-    }
 
 /* ---------------------------------------------------------------- scalar functions other
  * levels fall back to */
