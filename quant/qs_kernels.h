@@ -1,0 +1,142 @@
+/* qs_kernels.h — compute kernels: dequantization, activation quantizers and dot products
+ * (vec_dot, GEMV, GEMM) for every computable tensor type, with run-time SIMD dispatch.
+ *
+ * A kernel table (qs_kernels) has one row per ggml type id, like the type table in qs_types.h.
+ * There is one table per SIMD level (scalar, AVX2, AVX-512); qs_kernels_for() returns the table
+ * of a level and qs_kernels_best() the table of the level this process runs with (qs_cpu.h:
+ * best usable level, or the QS_SIMD override). Tables are const and the choice is a pure
+ * function of the level, so kernels may be called from any thread. A SIMD table is complete:
+ * where a level has no faster code for a type, its row holds the next lower level's function.
+ *
+ * ---------------------------------------------------------------------------------------------
+ * How a matrix product runs (the engine's y = W x, W has nrows rows of n values of type T):
+ *
+ *     const qs_kernels *k = qs_kernels_best();
+ *     const qs_kernel_row *kw = &k->row[T];                 // kw->vec_dot != NULL: computable
+ *     k->row[kw->act_type].quantize_act(x, act, n);          // once per activation row
+ *     kw->gemv(n, nrows, W, row_bytes, act, y);              // y[r] = W[r] . x
+ *
+ * The activation row is converted once to the type the weight type pairs with (act_type), then
+ * every weight row is dotted with it in integer arithmetic where the format allows:
+ *
+ *     weight type                  act_type   why
+ *     F32, F16, BF16               F32        exact products; the weights are converted in
+ *                                             registers (no F16/BF16 rounding of activations)
+ *     Q4_0, Q5_0, Q8_0, IQ4_NL     Q8_0       32-value blocks, one scale
+ *     Q4_1, Q5_1                   Q8_1       the weight minimum needs the activation block sum
+ *     Q2_K..Q6_K, IQ4_XS           Q8_K       256-value super-blocks; bsums carry the sums the
+ *                                             K-quant minimums and offsets need
+ *
+ * Types without a dot product: Q8_1 and Q8_K (activation formats, not weight formats) and the
+ * ids we cannot compute with; their rows have vec_dot == NULL (act_type is then meaningless;
+ * qs_kernels_act_type() returns -1). Activation buffers hold
+ * qs_kernels_act_bytes(T, n) bytes. No buffer needs any particular alignment (weight rows that
+ * start on 64 bytes stream a little faster). The AVX-512 gemv keeps its prepared activation on
+ * the stack (about 50 KiB); every other function uses little stack and no heap.
+ *
+ * ---------------------------------------------------------------------------------------------
+ * Activation quantizers (quantize_act, in the row of the activation type):
+ *   Q8_0  per 32 values: amax = max|x|, d = amax / 127 (stored as fp16), q = round(x * 127/amax)
+ *         (0 when amax is 0). Rounding is to nearest, ties to even, in every level.
+ *   Q8_1  as Q8_0, plus s = fp16(d * sum(q)) (d before its fp16 rounding, as ggml does).
+ *   Q8_K  per 256 values: d = amax / 127 (float), q = round(x * 127/amax), bsums[j] = sum of
+ *         q[16j .. 16j+15].
+ *   F32   copy.
+ * The inputs must be finite. Every level produces the same bytes as the scalar level.
+ *
+ * Dot products (the scalar level is the reference):
+ *   Quantized types: per block an exact integer dot of the stored quants with the activation
+ *   quants (with the format's sub-block scales, minimums and offsets applied in integers),
+ *   then the block's float scales: sum over blocks of (d_w * d_a) * isum (- dmin_w * d_a * msum,
+ *   + m_w * s_a for Q4_1/Q5_1). SIMD levels compute the same integers exactly; only the order
+ *   of the float accumulation differs.
+ *   Float types: sum of w_i * a_i (scalar level accumulates in double, SIMD levels in float
+ *   lanes with FMA).
+ *   Tolerance (what tests/test_kernels.c checks): for n <= 16384 the results of any two levels
+ *   differ by at most 2^-16 * sum_i |w_i * a_i| (w_i, a_i the dequantized values), and each is
+ *   within that bound of a double-precision dot of the dequantized rows.
+ *
+ * Dequantization (to_float) is bit-exact with ggml in every level: SIMD code repeats ggml's
+ * float operations in the same order (never fused into FMA).
+ *
+ * Performance notes (x86-64; measured on a 2-core Zen 5 VM, see bench/bench_kernels.c):
+ *   - gemv is the memory-bound decode path. It walks the weight rows one after the other, so
+ *     the weights are one sequential stream (interleaving several rows halved the DRAM
+ *     throughput there). Per-call work that does not depend on the row is done once:
+ *     AVX-512 32-value block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) read each weight row
+ *     as raw 64-byte chunks, each loaded once, and run vpdpbusd on the raw bytes against an
+ *     activation arranged once per call to the same byte positions (zero under the scales),
+ *     with each int32 lane scaled by its block's scale picked out by vpermt2w. K-quants use
+ *     vpmaddubsw + vpdpwssd with vectorised scale unpacking; float types convert in registers.
+ *     No gathers (they cost ~20 cycles on that CPU).
+ *   - gemm is for prompt processing (several activation rows). It walks panels of weight rows
+ *     that stay in L2 (512 KiB) and takes 4 activation rows per pass, decoding each weight
+ *     block once for the 4 of them.
+ *   - vec_dot is gemv of one row. gemv, gemm and vec_dot of one level give bit-identical
+ *     results for a row (same per-row arithmetic; partial sums reduced at fixed positions).
+ *   - Threads come from the caller: split the rows of a gemv/gemm between threads.
+ * --------------------------------------------------------------------------------------------- */
+#ifndef QS_KERNELS_H
+#define QS_KERNELS_H
+
+#include "qs_cpu.h"
+#include "qs_types.h"
+
+/* Converts n floats (a multiple of the activation type's block size) into one activation row
+ * at dst (qs_type_row_bytes(act_type, n) bytes). */
+typedef void (*qs_quantize_act_fn)(const float *x, void *dst, int64_t n);
+
+/* Dot product of one weight row w (n values of the row's type) with one activation row act
+ * (n values of the row's act_type). n must be a multiple of both block sizes. */
+typedef float (*qs_vec_dot_fn)(int64_t n, const void *w, const void *act);
+
+/* Matrix-vector product: y[r] = dot(w + r * w_stride, act) for 0 <= r < nrows.
+ * w_stride is in bytes (usually qs_type_row_bytes(T, n)). */
+typedef void (*qs_gemv_fn)(int64_t n, int64_t nrows, const void *w, size_t w_stride,
+                           const void *act, float *y);
+
+/* Matrix-matrix product: y[c * y_stride + r] = dot(w + r * w_stride, act + c * act_stride)
+ * for 0 <= r < nrows, 0 <= c < ncols. Strides of w and act are in bytes, y_stride in floats. */
+typedef void (*qs_gemm_fn)(int64_t n, int64_t nrows, int64_t ncols, const void *w,
+                           size_t w_stride, const void *act, size_t act_stride, float *y,
+                           size_t y_stride);
+
+/* One row of a kernel table. A NULL function pointer means the type cannot be used that way
+ * (at any level: every level has the same functions, only their speed differs). */
+typedef struct qs_kernel_row {
+    qs_to_float_fn to_float;         /* dequantize n values (bit-exact with ggml) */
+    int act_type;                    /* activation type vec_dot/gemv/gemm expect (when vec_dot) */
+    qs_vec_dot_fn vec_dot;           /* one weight row . one activation row */
+    qs_gemv_fn gemv;                 /* many weight rows . one activation row */
+    qs_gemm_fn gemm;                 /* many weight rows . many activation rows */
+    qs_quantize_act_fn quantize_act; /* floats -> this type, as an activation (act types only) */
+} qs_kernel_row;
+
+typedef struct qs_kernels {
+    qs_simd_level level; /* the level these kernels were compiled for */
+    const char *name;    /* "scalar", "avx2", "avx512" */
+    qs_kernel_row row[QS_TYPE_COUNT];
+} qs_kernels;
+
+/* The kernel table of a level, or NULL when this build has no kernels for that level (NEON on
+ * x86-64, QS_SIMD_AUTO, unknown values). Does not check that the CPU can run it: callers that
+ * choose a level themselves must check qs_simd_level_usable() first. */
+const qs_kernels *qs_kernels_for(qs_simd_level level);
+
+/* The table of the level this process runs with: qs_simd_active_level() (best usable level
+ * or the QS_SIMD override), or the scalar table when this build has no kernels for that level.
+ * Never NULL. */
+const qs_kernels *qs_kernels_best(void);
+
+/* The activation type weight type `type` pairs with, or -1 when it has no dot product. */
+int qs_kernels_act_type(int type);
+
+/* Bytes of the activation row that weight type `type` pairs with, for n values; 0 when the
+ * type has no dot product or n is not a multiple of the block sizes. */
+uint64_t qs_kernels_act_bytes(int type, int64_t n);
+
+/* True when weight type `type` has a dot product (in every level) and n fits its blocks and
+ * its activation type's blocks. */
+bool qs_kernels_can_dot(int type, int64_t n);
+
+#endif
