@@ -94,7 +94,8 @@ static void test_write_and_reopen(void **state) {
     int64_t i = qs_model_find(m, "blk.2.ffn_down.weight");
     assert_true(i >= 0);
     assert_int_equal(m->tensors[i].block, 2);
-    assert_string_equal(m->tensors[i].role, "ffn_down.weight");
+    assert_string_equal(m->tensors[i].role, "ffn_down");
+    assert_string_equal(m->tensors[i].suffix, "weight");
     assert_int_equal(m->tensors[i].t->type, QS_TYPE_F16);
     assert_int_equal(m->tensors[qs_model_find(m, "blk.2.ffn_norm.weight")].t->type, QS_TYPE_F32);
     /* weights ~ N(0, 0.02^2) */
