@@ -26,7 +26,8 @@ int cli_parse_size(const char *s, uint64_t *out);
 int cli_parse_int(const char *s, int64_t *out);
 int cli_parse_double(const char *s, double *out);
 
-/* Prints a JSON value to stdout with a newline and releases it. */
+/* Prints a JSON value to stdout with a newline and releases it. Reals are printed with 10
+ * significant digits (readable; relative error <= 5e-10). */
 void cli_json_print(json_t *v);
 /* JSON number for a double; +-inf and NaN become null. */
 json_t *cli_json_real(double v);
