@@ -245,13 +245,13 @@ int cmd_errors(int argc, char **argv) {
         } else if (measured) {
             printf("%-*s %-6s %11.4g %9.4g %11.4g %8.2f %9.6f\n", wn, "total", "", total.rmse, total.rel_rmse, total.max_abs,
                    total.snr_db, total.cosine);
-            printf("%d tensors measured (%s values) for %s\n", measured, cli_fmt_count(total.n_values, a, sizeof a),
+            printf("%d tensor%s measured (%s values) for %s\n", measured, measured == 1 ? "" : "s", cli_fmt_count(total.n_values, a, sizeof a),
                    qs_type_name(type));
         } else {
             printf("no tensor measured%s\n", re ? " (no 2-D tensor matches --tensor)" : "");
         }
         if (!json && n_1d)
-            printf("%d 1-D tensors (norms, biases) not measured: llama.cpp keeps them F32\n", n_1d);
+            printf("%d 1-D tensor%s (norms, biases) not measured: llama.cpp keeps them F32\n", n_1d, n_1d == 1 ? "" : "s");
     }
     json_decref(jt);
     json_decref(jskip);
