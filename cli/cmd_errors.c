@@ -34,7 +34,7 @@ typedef struct progress_ctx {
 
 static int progress_cb(void *user, uint64_t done, uint64_t total) {
     const progress_ctx *p = user;
-    fprintf(stderr, "\r  [%d/%d] %-32s %3d%%", p->index, p->count, p->name, total ? (int)(100 * done / total) : 100);
+    fprintf(stderr, "\r  [%d/%d] %s %3d%%", p->index, p->count, p->name, total ? (int)(100 * done / total) : 100);
     return 0;
 }
 
@@ -214,7 +214,7 @@ int cmd_errors(int argc, char **argv) {
             rc = cli_fail("errors", "%s: %s", t->name, err.msg);
             break;
         }
-        if (tty) fprintf(stderr, "\r%*s\r", 60, "");
+        if (tty) fprintf(stderr, "\r%*s\r", wn + 24, "");
         qs_metrics_combine(&total, &r);
         measured++;
         if (json) {
