@@ -44,14 +44,25 @@ const char *cli_fmt_count(int64_t v, char *buf, size_t n) {
 }
 
 int cli_parse_size(const char *s, uint64_t *out) {
-    if (!s || !*s) return -1;
-    errno = 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || errno || !(v >= 0) || isinf(v)) return -1;
-    while (*end == ' ') end++;
+    if (!s) return -1;
+    /* Only plain decimal numbers: strtod alone would also take "0x10", "1e3", "inf", "-1". */
+    const char *p = s;
+    while (*p == ' ') p++;
+    const char *num = p;
+    int digits = 0, dots = 0;
+    for (; (*p >= '0' && *p <= '9') || *p == '.'; p++) {
+        if (*p == '.') dots++;
+        else digits++;
+    }
+    if (digits == 0 || dots > 1) return -1;
+    char nbuf[64];
+    if ((size_t)(p - num) >= sizeof nbuf) return -1;
+    memcpy(nbuf, num, (size_t)(p - num));
+    nbuf[p - num] = 0;
+    double v = strtod(nbuf, NULL);
+    while (*p == ' ') p++;
     double mul = 1;
-    if (*end) {
+    if (*p) {
         static const struct { const char *u; double m; } units[] = {
             {"b", 1},           {"k", 1024.0},       {"kb", 1024.0},      {"kib", 1024.0},
             {"m", 1048576.0},   {"mb", 1048576.0},   {"mib", 1048576.0},  {"g", 1073741824.0},
@@ -60,14 +71,15 @@ int cli_parse_size(const char *s, uint64_t *out) {
         };
         size_t k;
         for (k = 0; k < sizeof units / sizeof units[0]; k++)
-            if (strcasecmp(end, units[k].u) == 0) break;
+            if (strcasecmp(p, units[k].u) == 0) break;
         if (k == sizeof units / sizeof units[0]) return -1;
         mul = units[k].m;
-    } else if (strchr(s, '.')) {
+        if (mul == 1 && dots) return -1; /* "1.5B": fractional bytes */
+    } else if (dots) {
         return -1; /* fractional bytes */
     }
     double r = v * mul;
-    if (r >= 18446744073709549568.0) return -1;
+    if (!(r < 18446744073709549568.0)) return -1; /* does not fit in 64 bits */
     *out = (uint64_t)llround(r);
     return 0;
 }

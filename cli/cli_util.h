@@ -16,14 +16,18 @@ const char *cli_fmt_count(int64_t v, char *buf, size_t n);
 
 /* Parses a size: plain bytes ("1048576"), or a number with a unit: K/KB/KiB, M/MB/MiB,
  * G/GB/GiB, T/TB/TiB (all binary: 1 G = 1024^3, as memory is sized), case-insensitive,
- * fractions allowed ("6.5G"). 0 on success, -1 on a malformed or overflowing size. */
+ * fractions allowed with a unit ("6.5G"), a space may come before the unit ("800 MiB"). Plain
+ * decimal digits only: no sign, exponent or hex. 0 on success, -1 on a malformed or
+ * overflowing size (*out unchanged). */
 int cli_parse_size(const char *s, uint64_t *out);
 
-/* Strict number parsers for option values: the whole string must be a number. 0 / -1. */
+/* Strict number parsers for option values: the whole string must be a number (decimal for
+ * int; NaN refused for double). 0, or -1 with *out unchanged. */
 int cli_parse_int(const char *s, int64_t *out);
 int cli_parse_double(const char *s, double *out);
 
-/* Prints a JSON value to stdout with a newline and releases it. */
+/* Prints a JSON value to stdout with a newline and releases it. Reals are printed with 10
+ * significant digits (readable; relative error <= 5e-10). */
 void cli_json_print(json_t *v);
 /* JSON number for a double; +-inf and NaN become null. */
 json_t *cli_json_real(double v);

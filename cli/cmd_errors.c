@@ -34,7 +34,7 @@ typedef struct progress_ctx {
 
 static int progress_cb(void *user, uint64_t done, uint64_t total) {
     const progress_ctx *p = user;
-    fprintf(stderr, "\r  [%d/%d] %-32s %3d%%", p->index, p->count, p->name, total ? (int)(100 * done / total) : 100);
+    fprintf(stderr, "\r  [%d/%d] %s %3d%%", p->index, p->count, p->name, total ? (int)(100 * done / total) : 100);
     return 0;
 }
 
@@ -144,14 +144,27 @@ int cmd_errors(int argc, char **argv) {
     }
     pcre2_match_data *md = re ? pcre2_match_data_create_from_pattern(re, NULL) : NULL;
     bool *sel = calloc((size_t)(m->n_tensors + 1), sizeof *sel);
-    int n_sel = 0;
+    int n_sel = 0, n_1d = 0;
+    if (!sel || (re && !md)) {
+        free(sel);
+        pcre2_match_data_free(md);
+        pcre2_code_free(re);
+        qs_model_close(m);
+        return cli_fail("errors", "out of memory");
+    }
     for (int64_t i = 0; i < m->n_tensors; i++) {
         const qs_model_tensor *t = &m->tensors[i];
-        if (t->t->n_dims < 2) continue;
         if (re && pcre2_match(re, (PCRE2_SPTR)t->name, PCRE2_ZERO_TERMINATED, 0, 0, md, NULL) < 0) continue;
+        if (!qs_model_tensor_is_matrix(t)) { /* norms, biases, rope factors: llama.cpp keeps them F32 */
+            n_1d++;
+            continue;
+        }
         sel[i] = true;
         n_sel++;
     }
+    int wn = 6; /* name column: as wide as the longest selected name */
+    for (int64_t i = 0; i < m->n_tensors; i++)
+        if (sel[i] && (int)strlen(m->tensors[i].name) > wn) wn = (int)strlen(m->tensors[i].name);
     bool tty = !json && isatty(2);
     bool utf8 = cli_utf8();
     qs_metrics total;
@@ -160,7 +173,7 @@ int cmd_errors(int argc, char **argv) {
     int rc = CLI_OK, idx = 0, measured = 0;
     char a[64];
     if (!json)
-        printf("%-32s %-6s %11s %9s %11s %8s %9s%s\n", "tensor", "from", "rmse", "rel", "max|e|", "snr dB", "cosine",
+        printf("%-*s %-6s %11s %9s %11s %8s %9s%s\n", wn, "tensor", "from", "rmse", "rel", "max|e|", "snr dB", "cosine",
                sample < 1 ? "  sampled" : "");
     for (int64_t i = 0; i < m->n_tensors && rc == CLI_OK; i++) {
         if (!sel[i]) continue;
@@ -179,7 +192,7 @@ int cmd_errors(int argc, char **argv) {
                 json_object_set_new(o, "reason", json_string(why));
                 json_array_append_new(jskip, o);
             } else {
-                printf("%-32s skipped: %s\n", t->name, why);
+                printf("%-*s skipped: %s\n", wn, t->name, why);
             }
             continue;
         }
@@ -196,13 +209,12 @@ int cmd_errors(int argc, char **argv) {
             o.progress_user = &pc;
         }
         qs_metrics r;
-        int64_t rows = t->t->n_elements / t->t->ne[0];
-        if (qs_metrics_compute((qs_type)t->t->type, t->t->data, t->t->ne[0], rows, type, &o, &r, &err) != QS_OK) {
+        if (qs_metrics_compute((qs_type)t->t->type, t->t->data, t->n_per_row, t->n_rows, type, &o, &r, &err) != QS_OK) {
             if (tty) fputc('\n', stderr);
             rc = cli_fail("errors", "%s: %s", t->name, err.msg);
             break;
         }
-        if (tty) fprintf(stderr, "\r%*s\r", 60, "");
+        if (tty) fprintf(stderr, "\r%*s\r", wn + 24, "");
         qs_metrics_combine(&total, &r);
         measured++;
         if (json) {
@@ -211,7 +223,7 @@ int cmd_errors(int argc, char **argv) {
             json_object_set_new(jo, "from", json_string(qs_type_name(t->t->type)));
             json_array_append_new(jt, jo);
         } else {
-            printf("%-32s %-6s %11.4g %9.4g %11.4g %8.2f %9.6f", t->name, qs_type_name(t->t->type), r.rmse, r.rel_rmse,
+            printf("%-*s %-6s %11.4g %9.4g %11.4g %8.2f %9.6f", wn, t->name, qs_type_name(t->t->type), r.rmse, r.rel_rmse,
                    r.max_abs, r.snr_db, r.cosine);
             if (sample < 1) printf("  %5.1f%%", 100.0 * r.fraction);
             printf("\n");
@@ -226,17 +238,20 @@ int cmd_errors(int argc, char **argv) {
             json_object_set_new(out, "sample", json_real(sample));
             json_object_set_new(out, "tensors", jt);
             json_object_set_new(out, "skipped", jskip);
+            json_object_set_new(out, "skipped_1d", json_integer(n_1d));
             json_object_set_new(out, "total", measured ? metrics_json(&total, false) : json_null());
             cli_json_print(out);
             jt = jskip = NULL;
         } else if (measured) {
-            printf("%-32s %-6s %11.4g %9.4g %11.4g %8.2f %9.6f\n", "total", "", total.rmse, total.rel_rmse, total.max_abs,
+            printf("%-*s %-6s %11.4g %9.4g %11.4g %8.2f %9.6f\n", wn, "total", "", total.rmse, total.rel_rmse, total.max_abs,
                    total.snr_db, total.cosine);
-            printf("%d tensors measured (%s values) for %s\n", measured, cli_fmt_count(total.n_values, a, sizeof a),
+            printf("%d tensor%s measured (%s values) for %s\n", measured, measured == 1 ? "" : "s", cli_fmt_count(total.n_values, a, sizeof a),
                    qs_type_name(type));
         } else {
-            printf("no tensor measured\n");
+            printf("no tensor measured%s\n", re ? " (no 2-D tensor matches --tensor)" : "");
         }
+        if (!json && n_1d)
+            printf("%d 1-D tensor%s (norms, biases) not measured: llama.cpp keeps them F32\n", n_1d, n_1d == 1 ? "" : "s");
     }
     json_decref(jt);
     json_decref(jskip);

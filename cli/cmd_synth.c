@@ -1,5 +1,7 @@
 /* quantscope synth --shape NAME -o OUT.gguf [--type T] [--vocab VOCAB.gguf] [--seed N] */
 #include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -14,18 +16,30 @@ const char cmd_synth_usage[] =
     "Writes a model with a real model's shape and random weights (true speed and memory\n"
     "figures, not true quality) that llama.cpp loads. Writing streams: memory stays small\n"
     "whatever the size.\n\n"
-    "  --shape NAME   tiny, tinyllama-1.1b, llama-3.2-1b, llama-3.1-8b, mistral-7b,\n"
-    "                 qwen2.5-0.5b, qwen2.5-7b, qwen3-0.6b (see --list)\n"
+    "  --shape NAME   tinyllama-1.1b, llama-3.2-1b, llama-3.1-8b, mistral-7b, qwen2.5-0.5b,\n"
+    "                 qwen2.5-7b, qwen3-0.6b; tiny, tiny-llama3, tiny-qwen2, tiny-qwen3 (a few MB,\n"
+    "                 for tests); see --list\n"
     "  -o FILE        output GGUF (written to a temporary file, then renamed)\n"
     "  --type T       type of the weight matrices: F16 (default), F32 or BF16\n"
     "  --vocab FILE   copy the tokenizer of a GGUF (e.g. a vocab-only file) instead of writing\n"
     "                 a small one of our own; the vocabulary size follows it\n"
     "  --seed N       weights are deterministic in the seed (default 0)\n"
-    "  --list         the shapes with their sizes\n";
+    "  --list         the shapes with their sizes\n\n"
+    "Ctrl-C stops the writing and removes the temporary file.\n";
+
+/* Ctrl-C asks the writer to stop: it then removes its temporary file. */
+static atomic_int interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    atomic_store(&interrupted, 1);
+}
 
 static int progress(void *user, uint64_t done, uint64_t total) {
-    (void)user;
-    fprintf(stderr, "\r  writing %3d%%", total ? (int)(100 * done / total) : 100);
+    int *last = user, pct = total ? (int)(100 * done / total) : 100;
+    if (pct == *last) return 0;
+    *last = pct;
+    char a[32], b[32];
+    fprintf(stderr, "\r  writing %3d%%  %s of %s ", pct, cli_fmt_bytes(done, a, sizeof a), cli_fmt_bytes(total, b, sizeof b));
     return 0;
 }
 
@@ -59,14 +73,16 @@ int cmd_synth(int argc, char **argv) {
     const qs_synth_shape *shapes = qs_synth_shapes(&n);
     if (list) {
         char a[32], b[32];
-        printf("%-16s %-6s %7s %6s %6s %5s %8s %12s %12s\n", "shape", "arch", "layers", "embd", "ff", "heads", "vocab",
-               "params", "F16 size");
+        printf("%-16s %-6s %7s %6s %6s %5s %5s %8s %8s %12s %12s\n", "shape", "arch", "layers", "embd", "ff", "heads",
+               "hdim", "vocab", "ctx", "params", "F16 size");
         for (int i = 0; i < n; i++) {
             const qs_synth_shape *s = &shapes[i];
             int64_t p = qs_synth_params(s, s->n_vocab);
-            printf("%-16s %-6s %7lld %6lld %6lld %2lld/%-2lld %8lld %12s %12s\n", s->name, s->arch, (long long)s->n_layer,
-                   (long long)s->n_embd, (long long)s->n_ff, (long long)s->n_head, (long long)s->n_head_kv,
-                   (long long)s->n_vocab, cli_fmt_count(p, a, sizeof a), cli_fmt_bytes((uint64_t)p * 2, b, sizeof b));
+            printf("%-16s %-6s %7lld %6lld %6lld %2lld/%-2lld %5lld %8lld %8lld %12s %12s\n", s->name, s->arch,
+                   (long long)s->n_layer, (long long)s->n_embd, (long long)s->n_ff, (long long)s->n_head,
+                   (long long)s->n_head_kv, (long long)s->head_dim, (long long)s->n_vocab, (long long)s->n_ctx,
+                   cli_fmt_count(p, a, sizeof a),
+                   cli_fmt_bytes(qs_synth_data_bytes(s, s->n_vocab, QS_TYPE_F16), b, sizeof b));
         }
         return CLI_OK;
     }
@@ -77,11 +93,23 @@ int cmd_synth(int argc, char **argv) {
     qs_type type;
     if (qs_type_from_name(type_name, &type) != QS_OK || (type != QS_TYPE_F16 && type != QS_TYPE_F32 && type != QS_TYPE_BF16))
         return cli_usage_error("synth", "--type takes F16, F32 or BF16, not '%s'", type_name);
-    qs_synth_opts o = {.type = type, .seed = (uint64_t)seed, .vocab_path = vocab};
-    if (isatty(2)) o.progress = progress;
+    int last_pct = -1;
+    qs_synth_opts o = {.type = type, .seed = (uint64_t)seed, .vocab_path = vocab, .cancel = &interrupted};
+    if (isatty(2)) {
+        o.progress = progress;
+        o.progress_user = &last_pct;
+    }
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     qs_error err;
     int rc = qs_synth_write(s, out, &o, &err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (o.progress) fputc('\n', stderr);
+    if (rc == QS_CANCELLED) return cli_fail("synth", "%s: interrupted; nothing written", out);
     if (rc != QS_OK) return cli_fail("synth", "%s", err.msg);
     return CLI_OK;
 }

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cli_util.h"
 #include "model.h"
+#include "qs_fp16.h"
 #include "qs_stats.h"
 
 const char cmd_tensor_usage[] =
@@ -18,21 +19,14 @@ const char cmd_tensor_usage[] =
     "  --raw-f32 FILE   also write its dequantized values as little-endian float32\n"
     "  --json           print as JSON\n";
 
-/* Suggests names that contain `name` or share its longest prefix. */
+/* Lists the names closest to an unknown one on stderr. */
 static void suggest(const qs_model *m, const char *name) {
-    int shown = 0;
-    for (int64_t i = 0; i < m->n_tensors && shown < 8; i++)
-        if (strstr(m->tensors[i].name, name)) fprintf(stderr, "%s  %s\n", shown++ ? "" : "  did you mean:\n", m->tensors[i].name);
-    if (shown) return;
-    size_t best = 0;
-    for (int64_t i = 0; i < m->n_tensors; i++) {
-        size_t k = 0;
-        while (name[k] && m->tensors[i].name[k] == name[k]) k++;
-        if (k > best) best = k;
-    }
-    for (int64_t i = 0; i < m->n_tensors && shown < 8 && best > 0; i++)
-        if (strncmp(m->tensors[i].name, name, best) == 0)
-            fprintf(stderr, "%s  %s\n", shown++ ? "" : "  did you mean:\n", m->tensors[i].name);
+    int64_t idx[8];
+    int n = qs_model_similar(m, name, idx, 8);
+    if (n > 0) fprintf(stderr, "  did you mean:\n");
+    for (int i = 0; i < n; i++) fprintf(stderr, "    %s\n", m->tensors[idx[i]].name);
+    if (n == 0) fprintf(stderr, "  (no similar name; 'quantscope info %s' lists the %lld tensors)\n", m->gguf->path,
+                        (long long)m->n_tensors);
 }
 
 /* Writes the tensor's values as float32 to path through a temporary file and rename. */
@@ -49,12 +43,15 @@ static int write_raw(const qs_model_tensor *t, const char *path, qs_error *err) 
         return QS_ERR;
     }
     FILE *f = fdopen(fd, "wb");
-    int64_t per_row = t->t->ne[0], rows = t->t->n_elements / (per_row ? per_row : 1);
+    int64_t per_row = t->n_per_row, rows = t->n_rows;
     float *row = malloc((size_t)(per_row ? per_row : 1) * sizeof *row);
     uint64_t rb = qs_type_row_bytes(t->t->type, per_row);
     int rc = f && row ? QS_OK : qs_error_set(err, "%s: %s", path, strerror(errno));
     for (int64_t r = 0; rc == QS_OK && r < rows; r++) {
         tr->to_float(t->t->data + (uint64_t)r * rb, row, per_row);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        for (int64_t j = 0; j < per_row; j++) row[j] = qs_bits_f32(__builtin_bswap32(qs_f32_bits(row[j])));
+#endif
         if (fwrite(row, sizeof *row, (size_t)per_row, f) != (size_t)per_row)
             rc = qs_error_set(err, "%s: write failed: %s", path, strerror(errno));
     }
@@ -99,11 +96,18 @@ int cmd_tensor(int argc, char **argv) {
         return CLI_FAIL;
     }
     qs_value_stats s;
-    int64_t per_row = t->t->ne[0];
-    if (qs_value_stats_compute(t->t->type, t->t->data, per_row, t->t->n_elements / per_row, &s, &err) != QS_OK) {
+    static const double ps[] = {1, 5, 25, 50, 75, 95, 99};
+    enum { NP = sizeof ps / sizeof ps[0] };
+    double pv[NP] = {0};
+    int64_t p_used = 0;
+    if (t->n_rows > 0 &&
+        (qs_value_stats_compute(t->t->type, t->t->data, t->n_per_row, t->n_rows, &s, &err) != QS_OK ||
+         qs_value_percentiles(t->t->type, t->t->data, t->n_per_row, t->n_rows, ps, NP, 0, pv, &p_used, &err) != QS_OK)) {
         qs_model_close(m);
-        return cli_fail("tensor", "%s", err.msg);
+        return cli_fail("tensor", "%s: tensor '%s': %s", m->gguf->path, name, err.msg);
     }
+    if (t->n_rows == 0) memset(&s, 0, sizeof s);
+    bool p_exact = p_used == s.n - s.n_nan - s.n_inf;
     if (raw && write_raw(t, raw, &err) != QS_OK) {
         qs_model_close(m);
         return cli_fail("tensor", "%s", err.msg);
@@ -130,13 +134,22 @@ int cmd_tensor(int argc, char **argv) {
         json_object_set_new(st, "zeros", json_integer(s.n_zero));
         json_object_set_new(st, "nan", json_integer(s.n_nan));
         json_object_set_new(st, "inf", json_integer(s.n_inf));
+        json_t *pj = json_object();
+        for (int k = 0; k < NP; k++) {
+            char key[24];
+            snprintf(key, sizeof key, "p%g", ps[k]);
+            json_object_set_new(pj, key, cli_json_real(pv[k]));
+        }
+        json_object_set_new(st, "percentiles", pj);
+        json_object_set_new(st, "percentiles_from", json_integer(p_used));
+        json_object_set_new(st, "percentiles_exact", json_boolean(p_exact));
         json_object_set_new(o, "values", st);
         if (raw) json_object_set_new(o, "raw_f32", json_string(raw));
         cli_json_print(o);
     } else {
         char a[64], b[64];
         printf("%s\n", t->name);
-        printf("  %-10s", "shape");
+        printf("  %-10s ", "shape");
         for (int d = 0; d < t->t->n_dims; d++) printf("%s%lld", d ? " x " : "", (long long)t->t->ne[d]);
         printf("  (%s elements)\n", cli_fmt_int(t->t->n_elements, a, sizeof a));
         printf("  %-10s %s (%.4g bits per weight)\n", "type", qs_type_name(t->t->type), qs_type_bpw(t->t->type));
@@ -145,7 +158,13 @@ int cmd_tensor(int argc, char **argv) {
         if (t->block >= 0) printf("  %-10s %d\n", "block", t->block);
         else printf("  %-10s - (outside blocks)\n", "block");
         printf("  %-10s min %.6g  max %.6g  mean %.6g  std %.6g  rms %.6g\n", "values", s.min, s.max, s.mean, s.std, s.rms);
+        printf("  %-10s mean |x| %.6g\n", "", s.mean_abs);
         printf("  %-10s %lld zeros, %lld NaN, %lld Inf\n", "", (long long)s.n_zero, (long long)s.n_nan, (long long)s.n_inf);
+        printf("  %-10s ", "percentile");
+        for (int k = 0; k < NP; k++) printf("%sp%g %.4g", k ? "  " : "", ps[k], pv[k]);
+        if (p_exact) printf("\n");
+        else printf("\n  %-10s (percentiles from %s of the values, whole rows evenly spread)\n", "",
+                    cli_fmt_int(p_used, a, sizeof a));
         if (raw) printf("  %-10s %s (%lld float32 values)\n", "written", raw, (long long)t->t->n_elements);
     }
     qs_model_close(m);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
 
 #include "gguf.h"
 #include "qs_fp16.h"
@@ -16,6 +17,14 @@ static const qs_synth_shape shapes[] = {
      * tied, qkv bias, qk norm, llama3 factor, original ctx */
     {"tiny", "llama", "quantscope tiny (random weights)", 4, 256, 768, 8, 4, 32, 1024, 2048, 10000.0, 1e-5,
      false, false, false, 0, 0},
+    /* tiny versions of the other layouts: llama3 rope factors + tied output, qwen2 biases,
+     * qwen3 q/k norms with a head size that is not n_embd / n_head (as in Qwen3) */
+    {"tiny-llama3", "llama", "quantscope tiny Llama 3 layout (random weights)", 4, 256, 768, 8, 4, 32, 1024,
+     8192, 500000.0, 1e-5, true, false, false, 32.0, 8192},
+    {"tiny-qwen2", "qwen2", "quantscope tiny Qwen2 layout (random weights)", 4, 256, 768, 8, 4, 32, 1024, 4096,
+     1000000.0, 1e-6, true, true, false, 0, 0},
+    {"tiny-qwen3", "qwen3", "quantscope tiny Qwen3 layout (random weights)", 4, 256, 768, 8, 4, 64, 1024, 4096,
+     1000000.0, 1e-6, true, false, true, 0, 0},
     {"tinyllama-1.1b", "llama", "TinyLlama-1.1B shape (random weights)", 22, 2048, 5632, 32, 4, 64, 32000, 2048,
      10000.0, 1e-5, false, false, false, 0, 0},
     {"llama-3.2-1b", "llama", "Llama-3.2-1B shape (random weights)", 16, 2048, 8192, 32, 8, 64, 128256, 131072,
@@ -85,15 +94,27 @@ int qs_synth_tensors(const qs_synth_shape *s, int64_t n_vocab, qs_synth_tensor *
     return n;
 }
 
-int64_t qs_synth_params(const qs_synth_shape *s, int64_t n_vocab) {
+/* Sum over the tensor list of elements (bytes_type < 0) or of bytes in that type. */
+static int64_t sum_tensors(const qs_synth_shape *s, int64_t n_vocab, int bytes_type) {
     int n = qs_synth_tensors(s, n_vocab, NULL, 0);
     qs_synth_tensor *t = malloc((size_t)n * sizeof *t);
     if (!t) return -1;
     qs_synth_tensors(s, n_vocab, t, n);
     int64_t p = 0;
-    for (int i = 0; i < n; i++) p += t[i].ne[0] * t[i].ne[1];
+    for (int i = 0; i < n; i++) {
+        int64_t ne = t[i].ne[0] * t[i].ne[1];
+        if (bytes_type < 0) p += ne;
+        else p += (int64_t)qs_type_row_bytes(t[i].f32 ? QS_TYPE_F32 : bytes_type, ne);
+    }
     free(t);
     return p;
+}
+
+int64_t qs_synth_params(const qs_synth_shape *s, int64_t n_vocab) { return sum_tensors(s, n_vocab, -1); }
+
+uint64_t qs_synth_data_bytes(const qs_synth_shape *s, int64_t n_vocab, qs_type type) {
+    int64_t b = sum_tensors(s, n_vocab, (int)type);
+    return b > 0 ? (uint64_t)b : 0;
 }
 
 /* ------------------------------------------------------------------ our own vocabulary */
@@ -200,8 +221,31 @@ static uint64_t name_hash(const char *p) {
 
 /* ------------------------------------------------------------------ writing */
 
+/* Fails when the file system that will hold path has less than need bytes free (so a 16 GB
+ * model does not fill the disk and fail at the end). Unknown free space: no check. */
+static int check_space(const char *path, uint64_t need, qs_error *err) {
+    size_t n = strlen(path);
+    char *dir = malloc(n + 2);
+    if (!dir) return qs_error_set(err, "out of memory");
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    struct statvfs v;
+    int rc = QS_OK;
+    if (statvfs(dir, &v) == 0) {
+        uint64_t avail = (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+        if (avail < need)
+            rc = qs_error_set(err, "%s: needs %.2f GiB of tensor data, only %.2f GiB free in %s", path,
+                              (double)need / (double)QS_GIB, (double)avail / (double)QS_GIB, dir);
+    }
+    free(dir);
+    return rc;
+}
+
 int qs_synth_write(const qs_synth_shape *s, const char *out_path, const qs_synth_opts *opts, qs_error *err) {
-    qs_type type = opts && opts->type ? opts->type : QS_TYPE_F16;
+    qs_type type = opts ? opts->type : QS_TYPE_F16;
     if (type != QS_TYPE_F32 && type != QS_TYPE_F16 && type != QS_TYPE_BF16)
         return qs_error_set(err, "synth writes F32, F16 or BF16 (quantize afterwards), not %s", qs_type_name(type));
     uint64_t seed = opts ? opts->seed : 0;
@@ -217,6 +261,15 @@ int qs_synth_write(const qs_synth_shape *s, const char *out_path, const qs_synth
             return QS_ERR;
         }
         n_vocab = (int64_t)toks->arr_count;
+        if (n_vocab < 1 || n_vocab > INT32_MAX) {
+            qs_error_set(err, "%s: a vocabulary of %lld tokens cannot be used", opts->vocab_path, (long long)n_vocab);
+            gguf_close(vocab);
+            return QS_ERR;
+        }
+    }
+    if (check_space(out_path, qs_synth_data_bytes(s, n_vocab, type), err) != QS_OK) {
+        gguf_close(vocab);
+        return QS_ERR;
     }
     gguf_writer *w = gguf_writer_open(out_path, 32, err);
     if (!w) {
@@ -278,11 +331,12 @@ int qs_synth_write(const qs_synth_shape *s, const char *out_path, const qs_synth
         int64_t n = t->ne[0] * t->ne[1];
         uint64_t st = seed ^ name_hash(t->name);
         bool is_norm = strstr(t->name, "norm") != NULL, is_rope = strncmp(t->name, "rope_freqs", 10) == 0;
+        bool is_bias = strstr(t->name, ".bias") != NULL;
         qs_type ty = t->f32 ? QS_TYPE_F32 : type;
         for (int64_t off = 0; rc == QS_OK && off < n; off += CHUNK) {
             int64_t k = n - off < CHUNK ? n - off : CHUNK;
             for (int64_t j = 0; j < k; j++)
-                buf[j] = is_rope ? llama3_rope_factor(s, off + j) : is_norm ? 1.0f : gauss(&st, 0.02f);
+                buf[j] = is_rope ? llama3_rope_factor(s, off + j) : is_norm ? 1.0f : is_bias ? 0.0f : gauss(&st, 0.02f);
             const void *out = buf;
             uint64_t nb = (uint64_t)k * 4;
             if (ty == QS_TYPE_F16 || ty == QS_TYPE_BF16) {

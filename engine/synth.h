@@ -1,8 +1,20 @@
 /* synth.h — random-weight models with real models' shapes, written as GGUF files that
  * llama.cpp loads. Random weights give true speed and memory figures, not true quality.
  *
- * Writing streams: each tensor is generated and written in chunks (bounded memory: a few MiB
- * whatever the model size). Values are deterministic in (seed, tensor name). */
+ * Shapes: hyper-parameters from the models' published configurations, tensor names and shapes
+ * as llama.cpp's converter writes them (token_embd, output_norm, output unless tied,
+ * blk.N.attn_norm / attn_q / attn_k / attn_v / attn_output / ffn_norm / ffn_gate / ffn_up /
+ * ffn_down, plus attn_{q,k,v}.bias for qwen2, attn_{q,k}_norm for qwen3, and for Llama 3.x the
+ * rope_freqs.weight factors the converter materialises instead of writing rope-scaling keys).
+ * Shapes named "tiny*" are a few MB, with every row a multiple of 256 so K-quants apply: for
+ * tests, the demo model, and small forward-pass checks of each architecture.
+ *
+ * Values: matrices ~ N(0, 0.02^2) (a sum of four uniforms: bounded at +-3.5 sigma), norms 1,
+ * biases 0, rope factors as llama.cpp computes them. Deterministic in (seed, tensor name):
+ * the same seed gives byte-identical files.
+ *
+ * Writing streams: each tensor is generated and written in chunks of 1 Mi values (memory stays
+ * about 8 MiB plus the tokenizer whatever the model size); temp file + rename (atomic). */
 #ifndef QS_SYNTH_H
 #define QS_SYNTH_H
 
@@ -47,8 +59,13 @@ int qs_synth_tensors(const qs_synth_shape *s, int64_t n_vocab, qs_synth_tensor *
 /* Parameter count of a shape with n_vocab tokens. */
 int64_t qs_synth_params(const qs_synth_shape *s, int64_t n_vocab);
 
+/* Bytes of tensor data of a shape with n_vocab tokens when its matrices are stored in type
+ * (F32, F16 or BF16; 1-D tensors are always F32), excluding header and alignment padding. */
+uint64_t qs_synth_data_bytes(const qs_synth_shape *s, int64_t n_vocab, qs_type type);
+
 typedef struct qs_synth_opts {
-    qs_type type;             /* F32, F16 or BF16 for the matrices (default F16 when 0 given) */
+    qs_type type;             /* F32, F16 or BF16 for the matrices, taken as given (a
+                                 zero-initialised struct means F32; NULL opts mean F16) */
     uint64_t seed;
     const char *vocab_path;   /* NULL: a small tokenizer of our own; else copy tokenizer.* keys */
     qs_progress_fn progress;  /* bytes written / total; NULL = none */
@@ -56,7 +73,11 @@ typedef struct qs_synth_opts {
     const atomic_int *cancel; /* NULL or a flag set non-zero to stop (QS_CANCELLED) */
 } qs_synth_opts;
 
-/* Writes the model to out_path atomically (temp file + rename). */
+/* Writes the model to out_path atomically (temp file + rename). opts may be NULL (F16, seed 0,
+ * own tokenizer). Progress units: bytes of tensor data written / qs_synth_data_bytes().
+ * Fails early (QS_ERR, nothing written) when the output's file system has less free space than
+ * the tensor data needs. Returns QS_OK, QS_CANCELLED (temp file removed), QS_ENOMEM or QS_ERR
+ * with a message naming the file. */
 int qs_synth_write(const qs_synth_shape *s, const char *out_path, const qs_synth_opts *opts, qs_error *err);
 
 #endif

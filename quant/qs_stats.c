@@ -49,3 +49,52 @@ int qs_value_stats_compute(qs_type type, const void *src, int64_t n_per_row, int
     *out = s;
     return QS_OK;
 }
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+int qs_value_percentiles(qs_type type, const void *src, int64_t n_per_row, int64_t nrows,
+                         const double *ps, int np, int64_t max_values, double *out,
+                         int64_t *n_used, qs_error *err) {
+    const qs_type_traits *tr = qs_type_traits_get(type);
+    if (!tr || !tr->to_float)
+        return qs_error_set(err, "values of type %s cannot be read yet", qs_type_name(type));
+    if (n_per_row <= 0 || n_per_row % tr->blck_size)
+        return qs_error_set(err, "row of %lld values cannot hold %s blocks of %d", (long long)n_per_row,
+                            tr->name, tr->blck_size);
+    for (int i = 0; i < np; i++)
+        if (!(ps[i] >= 0 && ps[i] <= 100)) return qs_error_set(err, "percentile %g is not in [0, 100]", ps[i]);
+    if (max_values <= 0) max_values = QS_PERCENTILE_DEFAULT_VALUES;
+    int64_t k = nrows; /* rows to take */
+    if (nrows > 0 && n_per_row * nrows > max_values) {
+        k = (max_values + n_per_row - 1) / n_per_row;
+        if (k > nrows) k = nrows;
+    }
+    float *v = malloc((size_t)(k * n_per_row > 0 ? k * n_per_row : 1) * sizeof *v);
+    if (!v) {
+        qs_error_set(err, "out of memory");
+        return QS_ENOMEM;
+    }
+    uint64_t row_bytes = qs_type_row_bytes(type, n_per_row);
+    int64_t n = 0;
+    for (int64_t i = 0; i < k; i++) {
+        int64_t r = k == nrows ? i : (int64_t)((double)i * (double)nrows / (double)k);
+        float *dst = v + n;
+        tr->to_float((const uint8_t *)src + (uint64_t)r * row_bytes, dst, n_per_row);
+        for (int64_t j = 0; j < n_per_row; j++) /* keep the finite values, in place */
+            if (isfinite(dst[j])) v[n++] = dst[j];
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_float);
+    for (int i = 0; i < np; i++) {
+        if (n == 0) { out[i] = 0; continue; }
+        int64_t rank = (int64_t)ceil(ps[i] / 100.0 * (double)n); /* 1-based nearest rank */
+        if (rank < 1) rank = 1;
+        if (rank > n) rank = n;
+        out[i] = v[rank - 1];
+    }
+    *n_used = n;
+    free(v);
+    return QS_OK;
+}

@@ -21,4 +21,17 @@ typedef struct qs_value_stats {
 int qs_value_stats_compute(qs_type type, const void *src, int64_t n_per_row, int64_t nrows,
                            qs_value_stats *out, qs_error *err);
 
+/* Percentiles of the finite values: for each p in ps[0 .. np-1] (0 <= p <= 100) the value at
+ * nearest rank ceil(p/100 * n) of the sorted finite values (p = 0 gives the minimum). When the
+ * tensor holds more than max_values values (0 = default 1,048,576), whole rows are taken evenly
+ * spread over the tensor (deterministic: row floor(i * nrows / k)) until at least max_values
+ * values, and the percentiles are those of that sample. *n_used receives the count of finite
+ * values sorted (0: no finite value, out[] all 0). Memory: n_used floats.
+ * QS_OK, QS_ENOMEM, or QS_ERR for an unreadable type / a row that does not hold its blocks /
+ * p out of range. */
+#define QS_PERCENTILE_DEFAULT_VALUES (1 << 20)
+int qs_value_percentiles(qs_type type, const void *src, int64_t n_per_row, int64_t nrows,
+                         const double *ps, int np, int64_t max_values, double *out,
+                         int64_t *n_used, qs_error *err);
+
 #endif
