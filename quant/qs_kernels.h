@@ -1,0 +1,133 @@
+/* qs_kernels.h — compute kernels: dequantization, activation quantizers and dot products
+ * (vec_dot, GEMV, GEMM) for every computable tensor type, with run-time SIMD dispatch.
+ *
+ * A kernel table (qs_kernels) has one row per ggml type id, like the type table in qs_types.h.
+ * There is one table per SIMD level (scalar, AVX2, AVX-512); qs_kernels_for() returns the table
+ * of a level and qs_kernels_best() the table of the level this process runs with (qs_cpu.h:
+ * best usable level, or the QS_SIMD override). Tables are const and the choice is a pure
+ * function of the level, so kernels may be called from any thread. A SIMD table is complete:
+ * where a level has no faster code for a type, its row holds the next lower level's function.
+ *
+ * ---------------------------------------------------------------------------------------------
+ * How a matrix product runs (the engine's y = W x, W has nrows rows of n values of type T):
+ *
+ *     const qs_kernels *k = qs_kernels_best();
+ *     const qs_kernel_row *kw = &k->row[T];                 // kw->vec_dot != NULL: computable
+ *     k->row[kw->act_type].quantize_act(x, act, n);          // once per activation row
+ *     kw->gemv(n, nrows, W, row_bytes, act, y);              // y[r] = W[r] . x
+ *
+ * The activation row is converted once to the type the weight type pairs with (act_type), then
+ * every weight row is dotted with it in integer arithmetic where the format allows:
+ *
+ *     weight type                  act_type   why
+ *     F32, F16, BF16               F32        exact products; the weights are converted in
+ *                                             registers (no F16/BF16 rounding of activations)
+ *     Q4_0, Q5_0, Q8_0, IQ4_NL     Q8_0       32-value blocks, one scale
+ *     Q4_1, Q5_1                   Q8_1       the weight minimum needs the activation block sum
+ *     Q2_K..Q6_K, IQ4_XS           Q8_K       256-value super-blocks; bsums carry the sums the
+ *                                             K-quant minimums and offsets need
+ *
+ * Types without a dot product: Q8_1 and Q8_K (activation formats, not weight formats) and the
+ * ids we cannot compute with; their rows have vec_dot == NULL (act_type is then meaningless;
+ * qs_kernels_act_type() returns -1). Activation buffers hold
+ * qs_kernels_act_bytes(T, n) bytes and need no particular alignment.
+ *
+ * ---------------------------------------------------------------------------------------------
+ * Activation quantizers (quantize_act, in the row of the activation type):
+ *   Q8_0  per 32 values: amax = max|x|, d = amax / 127 (stored as fp16), q = round(x * 127/amax)
+ *         (0 when amax is 0). Rounding is to nearest, ties to even, in every level.
+ *   Q8_1  as Q8_0, plus s = fp16(d * sum(q)) (d before its fp16 rounding, as ggml does).
+ *   Q8_K  per 256 values: d = amax / 127 (float), q = round(x * 127/amax), bsums[j] = sum of
+ *         q[16j .. 16j+15].
+ *   F32   copy.
+ * The inputs must be finite. Every level produces the same bytes as the scalar level.
+ *
+ * Dot products (the scalar level is the reference):
+ *   Quantized types: per block an exact integer dot of the stored quants with the activation
+ *   quants (with the format's sub-block scales, minimums and offsets applied in integers),
+ *   then the block's float scales: sum over blocks of (d_w * d_a) * isum (- dmin_w * d_a * msum,
+ *   + m_w * s_a for Q4_1/Q5_1). SIMD levels compute the same integers exactly; only the order
+ *   of the float accumulation differs.
+ *   Float types: sum of w_i * a_i (scalar level accumulates in double, SIMD levels in float
+ *   lanes with FMA).
+ *   Tolerance (what tests/test_kernels.c checks): for n <= 16384 the results of any two levels
+ *   differ by at most 2^-16 * sum_i |w_i * a_i| (w_i, a_i the dequantized values), and each is
+ *   within that bound of a double-precision dot of the dequantized rows.
+ *
+ * Dequantization (to_float) is bit-exact with ggml in every level: SIMD code repeats ggml's
+ * float operations in the same order (never fused into FMA).
+ *
+ * Performance notes (x86-64):
+ *   - gemv is the memory-bound decode path: it walks 4 weight rows at a time against one
+ *     activation row, so the activation is loaded, rearranged and its per-block sums and scales
+ *     computed once per 4 rows; AVX-512 uses VNNI vpdpbusd (unsigned weight quants x signed
+ *     activation quants, the weight offset folded in through the activation block sums).
+ *   - gemm is for prompt processing (several activation rows). It currently walks panels of
+ *     rows that stay in cache and runs the gemv kernels per activation row on them, so weights
+ *     are read from memory once per call, not once per activation row.
+ *   - vec_dot is one row; prefer gemv for more than a couple of rows.
+ * --------------------------------------------------------------------------------------------- */
+#ifndef QS_KERNELS_H
+#define QS_KERNELS_H
+
+#include "qs_cpu.h"
+#include "qs_types.h"
+
+/* Converts n floats (a multiple of the activation type's block size) into one activation row
+ * at dst (qs_type_row_bytes(act_type, n) bytes). */
+typedef void (*qs_quantize_act_fn)(const float *x, void *dst, int64_t n);
+
+/* Dot product of one weight row w (n values of the row's type) with one activation row act
+ * (n values of the row's act_type). n must be a multiple of both block sizes. */
+typedef float (*qs_vec_dot_fn)(int64_t n, const void *w, const void *act);
+
+/* Matrix-vector product: y[r] = dot(w + r * w_stride, act) for 0 <= r < nrows.
+ * w_stride is in bytes (usually qs_type_row_bytes(T, n)). */
+typedef void (*qs_gemv_fn)(int64_t n, int64_t nrows, const void *w, size_t w_stride,
+                           const void *act, float *y);
+
+/* Matrix-matrix product: y[c * y_stride + r] = dot(w + r * w_stride, act + c * act_stride)
+ * for 0 <= r < nrows, 0 <= c < ncols. Strides of w and act are in bytes, y_stride in floats. */
+typedef void (*qs_gemm_fn)(int64_t n, int64_t nrows, int64_t ncols, const void *w,
+                           size_t w_stride, const void *act, size_t act_stride, float *y,
+                           size_t y_stride);
+
+/* One row of a kernel table. Every function pointer may be NULL: then the type cannot be used
+ * that way at this level (nor at any level). */
+typedef struct qs_kernel_row {
+    qs_to_float_fn to_float;         /* dequantize n values (bit-exact with ggml) */
+    int act_type;                    /* activation type vec_dot/gemv/gemm expect (when vec_dot) */
+    qs_vec_dot_fn vec_dot;           /* one weight row . one activation row */
+    qs_gemv_fn gemv;                 /* many weight rows . one activation row */
+    qs_gemm_fn gemm;                 /* many weight rows . many activation rows */
+    qs_quantize_act_fn quantize_act; /* floats -> this type, as an activation (act types only) */
+} qs_kernel_row;
+
+typedef struct qs_kernels {
+    qs_simd_level level; /* the level these kernels were compiled for */
+    const char *name;    /* "scalar", "avx2", "avx512" */
+    qs_kernel_row row[QS_TYPE_COUNT];
+} qs_kernels;
+
+/* The kernel table of a level, or NULL when this build has no kernels for that level (NEON on
+ * x86-64, QS_SIMD_AUTO, unknown values). Does not check that the CPU can run it: callers that
+ * choose a level themselves must check qs_simd_level_usable() first. */
+const qs_kernels *qs_kernels_for(qs_simd_level level);
+
+/* The table of the level this process runs with: qs_simd_active_level() (best usable level
+ * or the QS_SIMD override), falling back to the best compiled level at or below it. Never
+ * NULL. */
+const qs_kernels *qs_kernels_best(void);
+
+/* The activation type weight type `type` pairs with, or -1 when it has no dot product. */
+int qs_kernels_act_type(int type);
+
+/* Bytes of the activation row that weight type `type` pairs with, for n values; 0 when the
+ * type has no dot product or n is not a multiple of the block sizes. */
+uint64_t qs_kernels_act_bytes(int type, int64_t n);
+
+/* True when weight type `type` has a dot product (in every level) and n fits its blocks and
+ * its activation type's blocks. */
+bool qs_kernels_can_dot(int type, int64_t n);
+
+#endif
