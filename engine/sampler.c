@@ -159,8 +159,6 @@ void qs_cand_top_p(qs_candidates *c, float p, int min_keep) {
             break;
         }
     }
-    if (last == c->size && sorted_n < c->size)
-        qsort(c->data + sorted_n, (size_t)(c->size - sorted_n), sizeof *c->data, cand_cmp);
     c->size = last;
     c->sorted = true;
 }

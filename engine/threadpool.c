@@ -41,6 +41,7 @@ typedef struct worker {
 struct qs_threadpool {
     int n;                   /* workers, the caller included */
     int n_started;           /* threads actually created (n - 1) */
+    bool spin;               /* at most one worker per CPU: waiting may poll; else it yields */
     pthread_t *threads;
     worker *workers;
 
@@ -66,7 +67,7 @@ static void *worker_main(void *p) {
     uint_fast64_t seen = 0;
     for (;;) {
         uint_fast64_t g = atomic_load(&pool->gen);
-        if (g == seen) {
+        if (g == seen && pool->spin) {
             uint64_t t0 = now_ns();
             for (unsigned i = 1;; i++) {
                 cpu_relax();
@@ -121,6 +122,7 @@ qs_threadpool *qs_threadpool_create(int n_threads, qs_error *err) {
         pool->n_started++;
     }
     pool->n = pool->n_started + 1;
+    pool->spin = pool->n <= qs_threads_resolve(0);
     return pool;
 }
 
@@ -141,8 +143,10 @@ void qs_threadpool_destroy(qs_threadpool *pool) {
 
 int qs_threadpool_size(const qs_threadpool *pool) { return pool ? pool->n : 1; }
 
-static void spin_wait_step(unsigned *spins) {
-    if (++*spins < BARRIER_SPINS) cpu_relax();
+/* One step of waiting for other workers. When workers outnumber CPUs the one we wait for may
+ * need our CPU, so we yield at once instead of polling. */
+static void spin_wait_step(const qs_threadpool *pool, unsigned *spins) {
+    if (pool->spin && ++*spins < BARRIER_SPINS) cpu_relax();
     else sched_yield();
 }
 
@@ -169,7 +173,7 @@ void qs_threadpool_run(qs_threadpool *pool, qs_pool_fn fn, void *arg, int max_th
     fn(arg, 0, nth);
 
     unsigned spins = 0;
-    while (atomic_load(&pool->n_done) < pool->n - 1) spin_wait_step(&spins);
+    while (atomic_load(&pool->n_done) < pool->n - 1) spin_wait_step(pool, &spins);
 }
 
 void qs_threadpool_barrier(qs_threadpool *pool) {
@@ -181,5 +185,5 @@ void qs_threadpool_barrier(qs_threadpool *pool) {
         return;
     }
     unsigned spins = 0;
-    while (atomic_load(&pool->bar_phase) == phase) spin_wait_step(&spins);
+    while (atomic_load(&pool->bar_phase) == phase) spin_wait_step(pool, &spins);
 }
