@@ -114,6 +114,7 @@ qs_threadpool *qs_threadpool_create(int n_threads, qs_error *err) {
     atomic_init(&pool->bar_count, 0);
     atomic_init(&pool->bar_phase, 0);
     pool->nth = 1;
+    pool->spin = n <= qs_threads_resolve(0); /* set before any worker reads it */
     for (int i = 1; i < n; i++) {
         pool->workers[i].pool = pool;
         pool->workers[i].ith = i;
@@ -122,7 +123,6 @@ qs_threadpool *qs_threadpool_create(int n_threads, qs_error *err) {
         pool->n_started++;
     }
     pool->n = pool->n_started + 1;
-    pool->spin = pool->n <= qs_threads_resolve(0);
     return pool;
 }
 
