@@ -790,21 +790,21 @@ static void qkv_finish(qs_infer_ctx *c, const qs_layer *L, int il, int t, int po
         if (L->k_norm) rmsnorm(kh, kh, L->k_norm, hd, hp->rms_eps);
         rope_head(hp, cs, kh);
     }
-    qs_kvcache_store(&c->kv, qs_kvcache_k_row(&c->kv, il, pos), k);
-    qs_kvcache_store(&c->kv, qs_kvcache_v_row(&c->kv, il, pos), v);
+    qs_kvcache_store(&c->kv, il, pos, k, v);
 }
 
 /* Causal attention of (token, head) pairs: softmax(q . k_p * scale) over positions
  * p <= pos of the token, weighting the values v_p. Grouped-query: query head h reads KV head
- * h / (n_head / n_head_kv). Keys are dotted in place in the cache type (the query converted
- * to that type's activation format); values are read as floats. */
+ * h / (n_head / n_head_kv). Both products are matrix-vector products in the cache type: the
+ * head's key rows (strided in the cache) against the query (converted to the cache type's
+ * activation format), then the head's transposed value rows against the weights. */
 static void attention(qs_infer_ctx *c, const fwd *f, int ith, int nth, int il) {
     const qs_infer_hparams *hp = &c->m->hp;
     const qs_kvcache *kv = &c->kv;
     const qs_kernel_row *kk = &c->kern->row[kv->type];
     const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     const int64_t QD = (int64_t)hp->n_head * hd;
-    float *scores = c->scores + (int64_t)ith * c->n_ctx;
+    float *a = c->scores + (int64_t)ith * c->n_ctx;
     float *vtmp = c->vtmp + (int64_t)ith * hd;
     uint8_t *qact = c->qact + (uint64_t)ith * c->qact_cap;
     const bool q_f32 = kk->act_type == QS_TYPE_F32;
@@ -819,27 +819,32 @@ static void attention(qs_infer_ctx *c, const fwd *f, int ith, int nth, int il) {
             c->kern->row[kk->act_type].quantize_act(q, qact, hd);
             qa = qact;
         }
+        /* scores, then softmax in f32 */
+        const uint8_t *k0 = qs_kvcache_k_row(kv, il, 0) + (uint64_t)kvh * kv->head_bytes;
+        kk->gemv(hd, n_keys, k0, kv->row_bytes, qa, a);
         float max = -INFINITY;
         for (int p = 0; p < n_keys; p++) {
-            const uint8_t *kr = qs_kvcache_k_row(kv, il, p) + (uint64_t)kvh * kv->head_bytes;
-            const float s = kk->vec_dot(hd, kr, qa) * hp->attn_scale;
-            scores[p] = s;
-            if (s > max) max = s;
+            a[p] *= hp->attn_scale;
+            if (a[p] > max) max = a[p];
         }
         float sum = 0.0f;
         for (int p = 0; p < n_keys; p++) {
-            scores[p] = expf(scores[p] - max);
-            sum += scores[p];
-        }
-        float *out = c->att + t * QD + (int64_t)h * hd;
-        memset(out, 0, (size_t)hd * sizeof(float));
-        for (int p = 0; p < n_keys; p++) {
-            qs_kvcache_load_head(kv, qs_kvcache_v_row(kv, il, p), kvh, vtmp);
-            const float a = scores[p];
-            for (int i = 0; i < hd; i++) out[i] += a * vtmp[i];
+            a[p] = expf(a[p] - max);
+            sum += a[p];
         }
         const float inv = 1.0f / sum;
-        for (int i = 0; i < hd; i++) out[i] *= inv;
+        for (int p = 0; p < n_keys; p++) a[p] *= inv;
+        /* out = sum_p a_p v_p */
+        float *out = c->att + t * QD + (int64_t)h * hd;
+        if (kv->v_trans) {
+            kk->gemv(n_keys, hd, qs_kvcache_vt_head(kv, il, kvh), kv->vt_row_bytes, a, out);
+        } else {
+            memset(out, 0, (size_t)hd * sizeof(float));
+            for (int p = 0; p < n_keys; p++) {
+                qs_kvcache_load_head(kv, qs_kvcache_v_row(kv, il, p), kvh, vtmp);
+                for (int i = 0; i < hd; i++) out[i] += a[p] * vtmp[i];
+            }
+        }
     }
     qs_threadpool_barrier(c->pool);
 }

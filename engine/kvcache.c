@@ -39,6 +39,9 @@ int qs_kvcache_init(qs_kvcache *kv, int type, int n_layer, int n_ctx, int n_kv_h
     kv->kv_dim = (int64_t)n_kv_head * head_dim;
     kv->row_bytes = qs_type_row_bytes(type, kv->kv_dim);
     kv->head_bytes = qs_type_row_bytes(type, head_dim);
+    kv->v_trans = type != QS_TYPE_Q8_0;
+    kv->vt_row_bytes = kv->v_trans ? qs_type_row_bytes(type, n_ctx) : 0;
+    /* both layouts hold n_layer * n_ctx * kv_dim values of `type` */
     uint64_t half = (uint64_t)n_layer * (uint64_t)n_ctx * kv->row_bytes;
     kv->k = malloc(half);
     kv->v = malloc(half);
@@ -59,7 +62,7 @@ void qs_kvcache_free(qs_kvcache *kv) {
     memset(kv, 0, sizeof *kv);
 }
 
-void qs_kvcache_store(const qs_kvcache *kv, uint8_t *row, const float *src) {
+static void store_row(const qs_kvcache *kv, uint8_t *row, const float *src) {
     switch (kv->type) {
     case QS_TYPE_F32: memcpy(row, src, (size_t)kv->kv_dim * sizeof(float)); break;
     case QS_TYPE_F16: {
@@ -73,20 +76,27 @@ void qs_kvcache_store(const qs_kvcache *kv, uint8_t *row, const float *src) {
     }
 }
 
-static void load_n(int type, const uint8_t *src, float *dst, int64_t n) {
-    switch (type) {
-    case QS_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
-    case QS_TYPE_F16: {
-        const qs_fp16 *h = (const qs_fp16 *)(const void *)src;
-        for (int64_t i = 0; i < n; i++) dst[i] = qs_fp16_to_f32(h[i]);
-        break;
+void qs_kvcache_store(const qs_kvcache *kv, int il, int pos, const float *k, const float *v) {
+    store_row(kv, qs_kvcache_k_row(kv, il, pos), k);
+    if (!kv->v_trans) {
+        store_row(kv, qs_kvcache_v_row(kv, il, pos), v);
+        return;
     }
-    default: qs_type_traits_get(type)->to_float(src, dst, n); break;
+    uint8_t *col = qs_kvcache_vt_head(kv, il, 0);
+    if (kv->type == QS_TYPE_F32) {
+        for (int64_t d = 0; d < kv->kv_dim; d++)
+            memcpy(col + (uint64_t)d * kv->vt_row_bytes + (uint64_t)pos * 4, &v[d], 4);
+    } else {
+        for (int64_t d = 0; d < kv->kv_dim; d++) {
+            const qs_fp16 h = qs_f32_to_fp16(v[d]);
+            memcpy(col + (uint64_t)d * kv->vt_row_bytes + (uint64_t)pos * 2, &h, 2);
+        }
     }
 }
 
-void qs_kvcache_load(const qs_kvcache *kv, const uint8_t *row, float *dst) {
-    load_n(kv->type, row, dst, kv->kv_dim);
+static void load_n(int type, const uint8_t *src, float *dst, int64_t n) {
+    if (type == QS_TYPE_F32) memcpy(dst, src, (size_t)n * sizeof(float));
+    else qs_kernels_best()->row[type].to_float(src, dst, n); /* bit-exact, vectorized */
 }
 
 void qs_kvcache_load_head(const qs_kvcache *kv, const uint8_t *row, int head, float *dst) {
@@ -101,17 +111,25 @@ int qs_kvcache_shift(qs_kvcache *kv, int n_keep, int n_discard, qs_kvcache_rotat
     if (n_discard == 0) return QS_OK;
     const int n_move = kv->n_pos - n_keep - n_discard;
     for (int il = 0; il < kv->n_layer; il++) {
-        uint8_t *kd = qs_kvcache_k_row(kv, il, n_keep), *vd = qs_kvcache_v_row(kv, il, n_keep);
-        const uint8_t *ks = qs_kvcache_k_row(kv, il, n_keep + n_discard);
-        const uint8_t *vs = qs_kvcache_v_row(kv, il, n_keep + n_discard);
-        memmove(kd, ks, (size_t)n_move * kv->row_bytes);
-        memmove(vd, vs, (size_t)n_move * kv->row_bytes);
+        uint8_t *kd = qs_kvcache_k_row(kv, il, n_keep);
+        memmove(kd, qs_kvcache_k_row(kv, il, n_keep + n_discard), (size_t)n_move * kv->row_bytes);
+        if (kv->v_trans) {
+            const uint64_t es = kv->vt_row_bytes / (uint64_t)kv->n_ctx;
+            for (int64_t d = 0; d < kv->kv_dim; d++) {
+                uint8_t *row = qs_kvcache_vt_head(kv, il, 0) + (uint64_t)d * kv->vt_row_bytes;
+                memmove(row + (uint64_t)n_keep * es, row + (uint64_t)(n_keep + n_discard) * es,
+                        (size_t)n_move * es);
+            }
+        } else {
+            memmove(qs_kvcache_v_row(kv, il, n_keep), qs_kvcache_v_row(kv, il, n_keep + n_discard),
+                    (size_t)n_move * kv->row_bytes);
+        }
         if (!rotate) continue;
         for (int p = 0; p < n_move; p++) {
             uint8_t *row = kd + (uint64_t)p * kv->row_bytes;
-            qs_kvcache_load(kv, row, scratch);
+            load_n(kv->type, row, scratch, kv->kv_dim);
             rotate(user, scratch, -n_discard);
-            qs_kvcache_store(kv, row, scratch);
+            store_row(kv, row, scratch);
         }
     }
     kv->n_pos -= n_discard;
