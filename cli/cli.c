@@ -1,31 +1,87 @@
 /* Dispatch: quantscope [--help|--version] SUBCOMMAND [ARGS]. */
 #include "cli.h"
 
+#include <errno.h>
+#include <locale.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "synth.h"
 
 #ifndef QS_VERSION
 #define QS_VERSION "0.0.0"
 #endif
 
+extern const char cmd_info_usage[], cmd_tensor_usage[], cmd_errors_usage[], cmd_synth_usage[];
+int cmd_synth(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_tensor(int argc, char **argv);
+int cmd_errors(int argc, char **argv);
+
 const cli_command cli_commands[] = {
+    {"info", "what a model is made of: hyper-parameters, types, tensor table", cmd_info_usage, cmd_info},
+    {"tensor", "one tensor's facts and value statistics; dump its values", cmd_tensor_usage, cmd_tensor},
+    {"errors", "the error quantizing each tensor to a type adds (stats, histograms)", cmd_errors_usage, cmd_errors},
+    {"synth", "write a random-weight model with a real model's shape", cmd_synth_usage, cmd_synth},
     {NULL, NULL, NULL, NULL},
 };
 
 static void print_usage(FILE *f) {
-    fprintf(f, "usage: quantscope [--help] [--version] COMMAND [ARGS]\n\n"
+    fprintf(f, "usage: quantscope [MODEL.gguf]\n"
+               "       quantscope [--help] [--version] COMMAND [ARGS]\n\n"
                "A terminal model explorer for local LLMs: inspect GGUF models, measure the\n"
                "error each quantization type adds, plan and export quantized models.\n\n"
                "commands:\n");
     for (const cli_command *c = cli_commands; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
-    fprintf(f, "\nRun 'quantscope COMMAND --help' for a command's options.\n");
+    fprintf(f, "\nWith no arguments, quantscope shows its built-in demo model (random weights).\n"
+               "Run 'quantscope COMMAND --help' for a command's options.\n");
+}
+
+/* The built-in demo model: the tiny synth shape, written once into the user's cache folder
+ * ($XDG_CACHE_HOME/quantscope or ~/.cache/quantscope). Returns the path in buf, or NULL. */
+static const char *demo_model(char *buf, size_t n) {
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char dir[3072];
+    if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/quantscope", xdg);
+    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/quantscope", home);
+    else snprintf(dir, sizeof dir, "/tmp/quantscope-%d", (int)getuid());
+    for (char *p = dir + 1; *p; p++) /* mkdir -p */
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0755);
+            *p = '/';
+        }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "quantscope: cannot create %s: %s\n", dir, strerror(errno));
+        return NULL;
+    }
+    snprintf(buf, n, "%s/demo-tiny-v1.gguf", dir);
+    if (access(buf, R_OK) == 0) return buf;
+    qs_synth_opts o = {.type = QS_TYPE_F16, .seed = 1};
+    qs_error err;
+    if (qs_synth_write(qs_synth_find("tiny"), buf, &o, &err) != QS_OK) {
+        fprintf(stderr, "quantscope: cannot write the demo model: %s\n", err.msg);
+        return NULL;
+    }
+    return buf;
 }
 
 int cli_main(int argc, char **argv) {
-    if (argc < 2) {
-        print_usage(stderr);
-        return CLI_USAGE;
+    setlocale(LC_ALL, "");
+    if (argc < 2) { /* no model: the built-in demo (until the explorer lands, its info) */
+        char path[4096];
+        if (!demo_model(path, sizeof path)) return CLI_FAIL;
+        printf("built-in demo model (random weights, tiny llama shape): %s\n\n", path);
+        char *args[] = {"info", path, NULL};
+        return cmd_info(2, args);
+    }
+    if (argv[1][0] != '-' && access(argv[1], F_OK) == 0) { /* quantscope MODEL.gguf */
+        char *args[] = {"info", argv[1], NULL};
+        return cmd_info(2, args);
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         print_usage(stdout);

@@ -1,9 +1,19 @@
-/* gguf.c — GGUF v2/v3 reader (mmap, validate everything, no copies) and streaming writer. */
+/* gguf.c — GGUF v2/v3 reader (mmap, zero-copy, validated) and streaming atomic writer.
+ *
+ * The reader walks the file once: header, key/values, tensor infos, then checks the data
+ * layout. Every length is compared with the bytes that remain before it is used, so nothing
+ * past the end of the image is ever read and no allocation is sized from an unchecked count.
+ * Tables grow as entries are parsed (a lying count cannot make us allocate ahead of the bytes
+ * that back it). Tensor data is never touched.
+ *
+ * The writer keeps metadata and tensor infos in memory until the first data write, then
+ * streams header, infos and data to "PATH.tmp.XXXXXX" and renames it over PATH at finish. */
 #include "gguf.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,534 +24,740 @@
 
 #include "qs_types.h"
 
-#define GGUF_MAGIC "GGUF"
-#define GGUF_MAX_NAME 64 /* ggml refuses tensor names of 64 bytes or more */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "GGUF values are read in place: quantscope needs a little-endian host"
+#endif
 
-/* ------------------------------------------------------------------ value types */
+#define GGUF_MAGIC_LE 0x46554747u /* "GGUF" read as a little-endian u32 */
 
-static const struct {
-    const char *name;
-    int size;
-} vtypes[GGUF_VT_COUNT] = {
-    [GGUF_VT_UINT8] = {"u8", 1},    [GGUF_VT_INT8] = {"i8", 1},       [GGUF_VT_UINT16] = {"u16", 2},
-    [GGUF_VT_INT16] = {"i16", 2},   [GGUF_VT_UINT32] = {"u32", 4},    [GGUF_VT_INT32] = {"i32", 4},
-    [GGUF_VT_FLOAT32] = {"f32", 4}, [GGUF_VT_BOOL] = {"bool", 1},     [GGUF_VT_STRING] = {"string", 0},
-    [GGUF_VT_ARRAY] = {"array", 0}, [GGUF_VT_UINT64] = {"u64", 8},    [GGUF_VT_INT64] = {"i64", 8},
-    [GGUF_VT_FLOAT64] = {"f64", 8},
+/* Smallest encodings, used to bound counts by the bytes left before allocating anything. */
+#define MIN_KV_BYTES 14u     /* key len 8 + 1 key byte + type 4 + 1 value byte */
+#define MIN_TENSOR_BYTES 33u /* name len 8 + 1 name byte + n_dims 4 + one dim 8 + type 4 + offset 8 */
+#define MIN_STRING_BYTES 8u
+#define MIN_ARRAY_BYTES 12u  /* element type 4 + count 8 */
+
+static uint32_t load_u32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static uint64_t load_u64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
+
+static bool is_pow2(uint64_t a) { return a != 0 && (a & (a - 1)) == 0; }
+
+static const int vtype_sizes[GGUF_VT_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+
+static const char *const vtype_names[GGUF_VT_COUNT] = {
+    "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64",
 };
 
-int gguf_vtype_size(gguf_vtype t) { return (unsigned)t < GGUF_VT_COUNT ? vtypes[t].size : 0; }
-const char *gguf_vtype_name(gguf_vtype t) { return (unsigned)t < GGUF_VT_COUNT ? vtypes[t].name : "?"; }
-
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
-
-/* ------------------------------------------------------------------ string hash index */
-
-/* Open-addressing set of (ptr,len) strings, for duplicate detection and tensor lookup. */
-typedef struct strindex {
-    uint64_t cap;     /* power of two */
-    int64_t *slots;   /* item index + 1, 0 = empty */
-} strindex;
-
-static uint64_t str_hash(const char *p, uint64_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (uint64_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
-    return h;
+int gguf_vtype_size(gguf_vtype t) {
+    return (unsigned)t < GGUF_VT_COUNT ? vtype_sizes[t] : 0;
 }
 
-static int strindex_init(strindex *ix, int64_t n) {
-    uint64_t cap = 16;
-    while (cap < (uint64_t)n * 2) cap <<= 1;
-    ix->cap = cap;
-    ix->slots = calloc(cap, sizeof *ix->slots);
-    return ix->slots ? QS_OK : QS_ENOMEM;
+const char *gguf_vtype_name(gguf_vtype t) {
+    return (unsigned)t < GGUF_VT_COUNT ? vtype_names[t] : "?";
 }
 
-/* Inserts item i with name s; returns the index of an existing equal name, or -1. */
-static int64_t strindex_put(strindex *ix, const gguf_str *names, size_t stride, int64_t i) {
-    const gguf_str *s = (const gguf_str *)((const char *)names + stride * (size_t)i);
-    uint64_t h = str_hash(s->ptr, s->len) & (ix->cap - 1);
-    for (;; h = (h + 1) & (ix->cap - 1)) {
-        if (!ix->slots[h]) {
-            ix->slots[h] = i + 1;
-            return -1;
-        }
-        int64_t j = ix->slots[h] - 1;
-        const gguf_str *o = (const gguf_str *)((const char *)names + stride * (size_t)j);
-        if (o->len == s->len && memcmp(o->ptr, s->ptr, s->len) == 0) return j;
-    }
-}
+/* ------------------------------------------------------------------ names in messages */
 
-static int64_t strindex_get(const strindex *ix, const gguf_str *names, size_t stride, const char *name) {
-    if (!ix->slots) return -1;
-    uint64_t n = strlen(name);
-    uint64_t h = str_hash(name, n) & (ix->cap - 1);
-    for (;; h = (h + 1) & (ix->cap - 1)) {
-        if (!ix->slots[h]) return -1;
-        int64_t j = ix->slots[h] - 1;
-        const gguf_str *o = (const gguf_str *)((const char *)names + stride * (size_t)j);
-        if (o->len == n && memcmp(o->ptr, name, n) == 0) return j;
-    }
-}
-
-/* ------------------------------------------------------------------ reader */
-
-typedef struct gguf_impl {
-    gguf_file pub;
-    size_t map_len;     /* length mapped (0 for gguf_open_memory) */
-    strindex tensor_ix;
-} gguf_impl;
-
-typedef struct reader {
-    const uint8_t *p;
-    uint64_t size, pos;
-    const char *name;
-    qs_error *err;
-} reader;
-
-/* Printable, bounded rendering of a name from the file for messages. */
-static void quote(char *out, size_t outsz, const char *p, uint64_t n) {
+/* Writes a name for an error message: printable ASCII kept, the rest escaped, long names cut
+ * with "...". Returns buf. */
+static const char *show_name(char *buf, size_t n, const char *p, uint64_t len) {
     size_t o = 0;
-    for (uint64_t i = 0; i < n && o + 5 < outsz; i++) {
+    uint64_t i;
+    for (i = 0; i < len && o + 8 < n; i++) {
         unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c < 0x7f) out[o++] = (char)c;
-        else o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
-        if (i == 47 && n > 48) {
-            snprintf(out + o, outsz - o, "...");
-            return;
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            buf[o++] = (char)c;
+        } else {
+            o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
+        }
+        if (o >= 64) {
+            i++;
+            break;
         }
     }
-    out[o] = 0;
+    if (i < len && o + 4 <= n) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o < n ? o : n - 1] = '\0';
+    return buf;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail_at(reader *r, uint64_t off, const char *fmt, ...) {
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return qs_error_set(r->err, "%s: offset %llu: %s", r->name, (unsigned long long)off, msg);
+/* ------------------------------------------------------------------ name index (hash table) */
+
+/* Open addressing over (pointer, length) names that live elsewhere (the map or the writer's
+ * own copies). The seed comes from the address of the owning object so that a file crafted to
+ * collide cannot count on one hash function. */
+typedef struct name_slot {
+    const char *ptr;
+    uint64_t len;
+    uint64_t hash;
+    int64_t idx; /* -1: empty */
+} name_slot;
+
+typedef struct name_index {
+    name_slot *slots;
+    uint64_t cap; /* power of two, 0 when unallocated */
+    uint64_t count;
+    uint64_t seed;
+} name_index;
+
+static uint64_t name_hash(uint64_t seed, const char *p, uint64_t len) {
+    uint64_t h = 0xcbf29ce484222325ull ^ seed;
+    for (uint64_t i = 0; i < len; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 32;
+    h *= 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
 }
 
-static uint64_t remaining(const reader *r) { return r->size - r->pos; }
+static int64_t name_index_find(const name_index *ix, const char *p, uint64_t len) {
+    if (ix->cap == 0) return -1;
+    uint64_t h = name_hash(ix->seed, p, len), m = ix->cap - 1;
+    for (uint64_t i = h & m;; i = (i + 1) & m) {
+        const name_slot *s = &ix->slots[i];
+        if (s->idx < 0) return -1;
+        if (s->hash == h && s->len == len && memcmp(s->ptr, p, len) == 0) return s->idx;
+    }
+}
 
-static int need(reader *r, uint64_t n, const char *what) {
-    if (n > remaining(r))
-        return fail_at(r, r->pos, "file ends inside %s (needs %llu bytes, %llu left)", what,
-                       (unsigned long long)n, (unsigned long long)remaining(r));
+static int name_index_grow(name_index *ix) {
+    uint64_t cap = ix->cap ? ix->cap * 2 : 64;
+    if (cap > SIZE_MAX / sizeof(name_slot)) return QS_ENOMEM;
+    name_slot *s = malloc((size_t)cap * sizeof *s);
+    if (!s) return QS_ENOMEM;
+    for (uint64_t i = 0; i < cap; i++) s[i].idx = -1;
+    for (uint64_t i = 0; i < ix->cap; i++) {
+        if (ix->slots[i].idx < 0) continue;
+        uint64_t j = ix->slots[i].hash & (cap - 1);
+        while (s[j].idx >= 0) j = (j + 1) & (cap - 1);
+        s[j] = ix->slots[i];
+    }
+    free(ix->slots);
+    ix->slots = s;
+    ix->cap = cap;
     return QS_OK;
 }
 
-static int rd_u32(reader *r, uint32_t *v, const char *what) {
-    if (need(r, 4, what)) return QS_ERR;
-    *v = le32(r->p + r->pos);
+/* Inserts name -> idx. Returns -1 when inserted, the existing index for a duplicate, or
+ * QS_ENOMEM (-3 is never a valid index either; callers test < -1). */
+static int64_t name_index_add(name_index *ix, const char *p, uint64_t len, int64_t idx) {
+    if ((ix->count + 1) * 2 > ix->cap && name_index_grow(ix) != QS_OK) return QS_ENOMEM;
+    uint64_t h = name_hash(ix->seed, p, len), m = ix->cap - 1, i = h & m;
+    for (;; i = (i + 1) & m) {
+        name_slot *s = &ix->slots[i];
+        if (s->idx < 0) break;
+        if (s->hash == h && s->len == len && memcmp(s->ptr, p, len) == 0) return s->idx;
+    }
+    ix->slots[i] = (name_slot){p, len, h, idx};
+    ix->count++;
+    return -1;
+}
+
+static void name_index_free(name_index *ix) {
+    free(ix->slots);
+    ix->slots = NULL;
+    ix->cap = ix->count = 0;
+}
+
+/* ------------------------------------------------------------------ reader: cursor */
+
+typedef struct rd {
+    const uint8_t *b;
+    uint64_t size;
+    uint64_t pos;
+    const char *name; /* file name for messages */
+    qs_error *err;
+    const char *what; /* "key", "tensor", "value" */
+    int64_t index;    /* entry number, for messages before its name is known */
+    gguf_str label;   /* entry name once known (ptr NULL before) */
+} rd;
+
+static uint64_t rd_left(const rd *r) { return r->size - r->pos; }
+
+/* "name: offset N: <entry>: message" */
+static int rd_fail(rd *r, uint64_t off, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int rd_fail(rd *r, uint64_t off, const char *fmt, ...) {
+    if (!r->err) return QS_ERR;
+    char *m = r->err->msg;
+    size_t cap = sizeof r->err->msg;
+    int n = snprintf(m, cap, "%s: offset %" PRIu64 ": ", r->name, off);
+    if (n < 0 || (size_t)n >= cap) return QS_ERR;
+    if (r->what) {
+        char nb[96];
+        int k = r->label.ptr
+                    ? snprintf(m + n, cap - (size_t)n, "%s '%s': ", r->what,
+                               show_name(nb, sizeof nb, r->label.ptr, r->label.len))
+                    : snprintf(m + n, cap - (size_t)n, "%s #%" PRId64 ": ", r->what, r->index);
+        if (k < 0 || (size_t)(n + k) >= cap) return QS_ERR;
+        n += k;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m + n, cap - (size_t)n, fmt, ap);
+    va_end(ap);
+    return QS_ERR;
+}
+
+static int rd_need(rd *r, uint64_t n, const char *what) {
+    if (rd_left(r) >= n) return QS_OK;
+    return rd_fail(r, r->pos, "file ends inside %s (%" PRIu64 " bytes needed, %" PRIu64 " remain)",
+                   what, n, rd_left(r));
+}
+
+static int rd_u32(rd *r, uint32_t *v, const char *what) {
+    if (rd_need(r, 4, what) != QS_OK) return QS_ERR;
+    *v = load_u32(r->b + r->pos);
     r->pos += 4;
     return QS_OK;
 }
 
-static int rd_u64(reader *r, uint64_t *v, const char *what) {
-    if (need(r, 8, what)) return QS_ERR;
-    *v = le64(r->p + r->pos);
+static int rd_u64(rd *r, uint64_t *v, const char *what) {
+    if (rd_need(r, 8, what) != QS_OK) return QS_ERR;
+    *v = load_u64(r->b + r->pos);
     r->pos += 8;
     return QS_OK;
 }
 
-static int rd_str(reader *r, gguf_str *s, const char *what) {
+/* A length-prefixed string; its bytes are checked against what remains, not trusted. */
+static int rd_str(rd *r, gguf_str *s, const char *what) {
     uint64_t at = r->pos, len;
-    if (rd_u64(r, &len, what)) return QS_ERR;
-    if (len > remaining(r))
-        return fail_at(r, at, "%s length %llu exceeds the %llu bytes left in the file", what,
-                       (unsigned long long)len, (unsigned long long)remaining(r));
-    s->ptr = (const char *)r->p + r->pos;
+    if (rd_need(r, 8, what) != QS_OK) return QS_ERR;
+    len = load_u64(r->b + r->pos);
+    r->pos += 8;
+    if (len > rd_left(r)) {
+        r->pos = at;
+        return rd_fail(r, at, "%s length %" PRIu64 " exceeds the %" PRIu64 " bytes left in the file",
+                       what, len, rd_left(r) - 8);
+    }
+    s->ptr = (const char *)(r->b + r->pos);
     s->len = len;
     r->pos += len;
     return QS_OK;
 }
 
-/* Validates and skips one value of type t (array element types included). */
-static int skip_value(reader *r, gguf_vtype t, int depth, gguf_vtype *arr_type, uint64_t *arr_count) {
+/* Names used as keys must be reachable from C strings. */
+static int rd_check_name(rd *r, uint64_t at, gguf_str s, const char *what, uint64_t max_len) {
+    if (s.len == 0) return rd_fail(r, at, "%s is empty", what);
+    if (s.len > max_len)
+        return rd_fail(r, at, "%s is %" PRIu64 " bytes long, at most %" PRIu64 " allowed", what,
+                       s.len, max_len);
+    const void *nul = memchr(s.ptr, 0, s.len);
+    if (nul)
+        return rd_fail(r, at, "%s contains a NUL byte at position %td", what,
+                       (const char *)nul - s.ptr);
+    return QS_OK;
+}
+
+/* ------------------------------------------------------------------ reader: values */
+
+/* Validates count elements of type t at the cursor and moves past them. depth is the nesting
+ * level of the array holding them (1 for a key's own array). */
+static int rd_elems(rd *r, uint32_t t, uint64_t count, int depth) {
     uint64_t at = r->pos;
-    if ((unsigned)t >= GGUF_VT_COUNT) return fail_at(r, at, "unknown value type %u", (unsigned)t);
+    if (t >= GGUF_VT_COUNT)
+        return rd_fail(r, at, "array element type %" PRIu32 " is not a GGUF value type (0..12)", t);
     if (t == GGUF_VT_STRING) {
-        gguf_str s;
-        return rd_str(r, &s, "a string value");
+        if (count > rd_left(r) / MIN_STRING_BYTES)
+            return rd_fail(r, at,
+                           "array of %" PRIu64 " strings cannot fit in the %" PRIu64
+                           " bytes left (each takes at least 8)",
+                           count, rd_left(r));
+        /* One tight pass: lengths only, the bytes themselves are never looked at. */
+        const uint8_t *b = r->b;
+        uint64_t pos = r->pos, size = r->size;
+        for (uint64_t i = 0; i < count; i++) {
+            if (size - pos < 8) {
+                r->pos = pos;
+                return rd_fail(r, pos,
+                               "file ends inside the length of string %" PRIu64 " of %" PRIu64
+                               " (8 bytes needed, %" PRIu64 " remain)",
+                               i, count, size - pos);
+            }
+            uint64_t len = load_u64(b + pos);
+            if (len > size - pos - 8) {
+                r->pos = pos;
+                return rd_fail(r, pos,
+                               "string %" PRIu64 " of %" PRIu64 " has length %" PRIu64
+                               ", more than the %" PRIu64 " bytes left",
+                               i, count, len, size - pos - 8);
+            }
+            pos += 8 + len;
+        }
+        r->pos = pos;
+        return QS_OK;
+    }
+    if (t == GGUF_VT_ARRAY) {
+        if (depth >= GGUF_MAX_ARRAY_DEPTH)
+            return rd_fail(r, at, "arrays nested deeper than %d levels", GGUF_MAX_ARRAY_DEPTH);
+        if (count > rd_left(r) / MIN_ARRAY_BYTES)
+            return rd_fail(r, at,
+                           "array of %" PRIu64 " arrays cannot fit in the %" PRIu64
+                           " bytes left (each takes at least 12)",
+                           count, rd_left(r));
+        for (uint64_t i = 0; i < count; i++) {
+            uint32_t et;
+            uint64_t n;
+            if (rd_u32(r, &et, "a nested array's element type") != QS_OK) return QS_ERR;
+            if (rd_u64(r, &n, "a nested array's count") != QS_OK) return QS_ERR;
+            if (rd_elems(r, et, n, depth + 1) != QS_OK) return QS_ERR;
+        }
+        return QS_OK;
+    }
+    uint64_t es = (uint64_t)vtype_sizes[t];
+    if (count > rd_left(r) / es) {
+        if (count > UINT64_MAX / es)
+            return rd_fail(r, at, "array of %" PRIu64 " %s overflows 64-bit byte sizes", count,
+                           vtype_names[t]);
+        return rd_fail(r, at,
+                       "array of %" PRIu64 " %s needs %" PRIu64 " bytes, only %" PRIu64 " remain",
+                       count, vtype_names[t], count * es, rd_left(r));
     }
     if (t == GGUF_VT_BOOL) {
-        if (need(r, 1, "a bool value")) return QS_ERR;
-        if (r->p[r->pos] > 1) return fail_at(r, at, "bool value is %u, not 0 or 1", r->p[r->pos]);
-        r->pos += 1;
-        return QS_OK;
+        for (uint64_t i = 0; i < count; i++) {
+            uint8_t v = r->b[at + i];
+            if (v > 1)
+                return rd_fail(r, at + i, "bool element %" PRIu64 " is 0x%02x, expected 0 or 1", i,
+                               v);
+        }
     }
-    if (t != GGUF_VT_ARRAY) {
-        if (need(r, (uint64_t)vtypes[t].size, "a value")) return QS_ERR;
-        r->pos += (uint64_t)vtypes[t].size;
-        return QS_OK;
-    }
-
-    if (depth >= GGUF_MAX_ARRAY_DEPTH)
-        return fail_at(r, at, "arrays nested deeper than %d levels", GGUF_MAX_ARRAY_DEPTH);
-    uint32_t et;
-    uint64_t n;
-    if (rd_u32(r, &et, "an array element type") || rd_u64(r, &n, "an array length")) return QS_ERR;
-    if (et >= GGUF_VT_COUNT) return fail_at(r, at, "array of unknown value type %u", et);
-    if (arr_type) *arr_type = (gguf_vtype)et;
-    if (arr_count) *arr_count = n;
-    if (et == GGUF_VT_STRING || et == GGUF_VT_ARRAY) {
-        /* each element takes at least 8 (string) or 12 (array) bytes: bound n before looping */
-        uint64_t min = et == GGUF_VT_STRING ? 8 : 12;
-        if (n > remaining(r) / min)
-            return fail_at(r, at, "array of %llu %ss cannot fit in the %llu bytes left",
-                           (unsigned long long)n, vtypes[et].name, (unsigned long long)remaining(r));
-        for (uint64_t i = 0; i < n; i++)
-            if (skip_value(r, (gguf_vtype)et, depth + 1, NULL, NULL)) return QS_ERR;
-        return QS_OK;
-    }
-    uint64_t es = (uint64_t)vtypes[et].size;
-    if (n > remaining(r) / es)
-        return fail_at(r, at, "array of %llu %s values needs more than the %llu bytes left",
-                       (unsigned long long)n, vtypes[et].name, (unsigned long long)remaining(r));
-    if (et == GGUF_VT_BOOL)
-        for (uint64_t i = 0; i < n; i++)
-            if (r->p[r->pos + i] > 1)
-                return fail_at(r, r->pos + i, "bool array element %llu is %u, not 0 or 1",
-                               (unsigned long long)i, r->p[r->pos + i]);
-    r->pos += n * es;
+    r->pos += count * es;
     return QS_OK;
 }
 
-static int parse(gguf_impl *g, reader *r) {
-    gguf_file *f = &g->pub;
-    if (need(r, 4, "the magic")) return QS_ERR;
-    if (memcmp(r->p, GGUF_MAGIC, 4) != 0)
-        return fail_at(r, 0, "not a GGUF file (magic is not \"GGUF\")");
-    r->pos = 4;
-    uint32_t version;
-    if (rd_u32(r, &version, "the version")) return QS_ERR;
-    if (version == 1) return fail_at(r, 4, "GGUF version 1 is not supported (only 2 and 3)");
-    if (version == 0x02000000u || version == 0x03000000u)
-        return fail_at(r, 4, "big-endian GGUF files are not supported");
-    if (version != 2 && version != 3) return fail_at(r, 4, "unknown GGUF version %u (expected 2 or 3)", version);
-    f->version = version;
-
-    uint64_t n_tensors, n_kv;
-    if (rd_u64(r, &n_tensors, "the tensor count") || rd_u64(r, &n_kv, "the metadata count")) return QS_ERR;
-    /* a key/value takes at least 8+1+4+1 bytes, a tensor info at least 8+1+4+8+4+8 */
-    if (n_kv > remaining(r) / 14)
-        return fail_at(r, 16, "metadata count %llu exceeds what a %llu-byte file can hold",
-                       (unsigned long long)n_kv, (unsigned long long)r->size);
-    if (n_tensors > remaining(r) / 33)
-        return fail_at(r, 8, "tensor count %llu exceeds what a %llu-byte file can hold",
-                       (unsigned long long)n_tensors, (unsigned long long)r->size);
-
-    f->kv = calloc(n_kv ? n_kv : 1, sizeof *f->kv);
-    f->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *f->tensors);
-    if (!f->kv || !f->tensors) return qs_error_set(r->err, "%s: out of memory", r->name);
-
-    strindex keys = {0};
-    if (strindex_init(&keys, (int64_t)n_kv)) return qs_error_set(r->err, "%s: out of memory", r->name);
-    f->alignment = GGUF_DEFAULT_ALIGNMENT;
-    for (uint64_t i = 0; i < n_kv; i++) {
-        gguf_kv *kv = &f->kv[i];
-        kv->file_offset = r->pos;
-        uint32_t t;
-        if (rd_str(r, &kv->key, "a metadata key") || rd_u32(r, &t, "a value type")) goto fail;
-        char q[256];
-        quote(q, sizeof q, kv->key.ptr, kv->key.len);
-        if (kv->key.len == 0) {
-            fail_at(r, kv->file_offset, "empty metadata key");
-            goto fail;
-        }
-        if (t >= GGUF_VT_COUNT) {
-            fail_at(r, r->pos - 4, "key '%s' has unknown value type %u", q, t);
-            goto fail;
-        }
-        kv->type = (gguf_vtype)t;
-        kv->data = r->p + r->pos;
-        uint64_t start = r->pos;
-        if (skip_value(r, kv->type, 0, &kv->arr_type, &kv->arr_count)) {
-            qs_error_prefix(r->err, "key '%s'", q);
-            goto fail;
-        }
-        if (kv->type == GGUF_VT_ARRAY) kv->data += 12; /* past element type and count */
-        kv->data_bytes = r->pos - start - (kv->type == GGUF_VT_ARRAY ? 12 : 0);
-        f->n_kv = (int64_t)i + 1;
-        int64_t dup = strindex_put(&keys, &f->kv[0].key, sizeof(gguf_kv), (int64_t)i);
-        if (dup >= 0) {
-            fail_at(r, kv->file_offset, "duplicate key '%s' (first at offset %llu)", q,
-                    (unsigned long long)f->kv[dup].file_offset);
-            goto fail;
-        }
-        if (kv->key.len == 17 && memcmp(kv->key.ptr, "general.alignment", 17) == 0) {
-            if (kv->type != GGUF_VT_UINT32) {
-                fail_at(r, kv->file_offset, "general.alignment must be u32, not %s", vtypes[kv->type].name);
-                goto fail;
-            }
-            uint32_t a = le32(kv->data);
-            if (a == 0 || (a & (a - 1))) {
-                fail_at(r, kv->file_offset, "general.alignment %u is not a power of two", a);
-                goto fail;
-            }
-            f->alignment = a;
-        }
+/* A value of type t at the cursor (for arrays: element type, count, elements). */
+static int rd_value(rd *r, uint32_t t, uint32_t *arr_type, uint64_t *arr_count) {
+    uint64_t at = r->pos;
+    if (t >= GGUF_VT_COUNT)
+        return rd_fail(r, at - 4, "value type %" PRIu32 " is not a GGUF value type (0..12)", t);
+    if (t == GGUF_VT_STRING) {
+        gguf_str s;
+        return rd_str(r, &s, "the string value");
     }
-    free(keys.slots);
-    keys.slots = NULL;
+    if (t == GGUF_VT_ARRAY) {
+        if (rd_u32(r, arr_type, "the array element type") != QS_OK) return QS_ERR;
+        if (rd_u64(r, arr_count, "the array count") != QS_OK) return QS_ERR;
+        return rd_elems(r, *arr_type, *arr_count, 1);
+    }
+    if (rd_need(r, (uint64_t)vtype_sizes[t], "the value") != QS_OK) return QS_ERR;
+    if (t == GGUF_VT_BOOL && r->b[at] > 1)
+        return rd_fail(r, at, "bool value is 0x%02x, expected 0 or 1", r->b[at]);
+    r->pos += (uint64_t)vtype_sizes[t];
+    return QS_OK;
+}
 
-    if (strindex_init(&g->tensor_ix, (int64_t)n_tensors)) return qs_error_set(r->err, "%s: out of memory", r->name);
+/* ------------------------------------------------------------------ reader: the file */
+
+typedef struct gguf_file_priv {
+    gguf_file pub; /* first: gguf_file * and gguf_file_priv * convert both ways */
+    name_index keys, tensors;
+    uint64_t map_len; /* nonzero when map is ours to munmap */
+} gguf_file_priv;
+
+static gguf_file_priv *priv_of(const gguf_file *f) { return (gguf_file_priv *)(uintptr_t)f; }
+
+/* A table with room for `need` entries, grown by doubling up to `limit` (the count the header
+ * declared). Returns the table (maybe moved) or NULL, leaving the old one to the caller. */
+static void *grow(void *arr, int64_t *cap, int64_t need, int64_t limit, size_t elem) {
+    if (need <= *cap) return arr;
+    int64_t c = *cap ? *cap * 2 : 16;
+    if (c > limit) c = limit;
+    if (c < need) c = need;
+    if ((uint64_t)c > SIZE_MAX / elem) return NULL;
+    void *p = realloc(arr, (size_t)c * elem);
+    if (p) *cap = c;
+    return p;
+}
+
+static int parse_header(rd *r, gguf_file *f, uint64_t *n_tensors, uint64_t *n_kv) {
+    uint32_t magic, version;
+    if (r->size < 4)
+        return rd_fail(r, 0, "file is %" PRIu64 " bytes, too short for the GGUF magic", r->size);
+    magic = load_u32(r->b);
+    if (magic != GGUF_MAGIC_LE) {
+        char shown[16];
+        for (int i = 0; i < 4; i++) {
+            unsigned char c = r->b[i];
+            shown[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        }
+        shown[4] = '\0';
+        return rd_fail(r, 0, "bad magic '%s' (%02x %02x %02x %02x), expected 'GGUF'", shown, r->b[0],
+                       r->b[1], r->b[2], r->b[3]);
+    }
+    r->pos = 4;
+    if (rd_u32(r, &version, "the version") != QS_OK) return QS_ERR;
+    if (version != 0 && (version & 0xffffu) == 0)
+        return rd_fail(r, 4,
+                       "version field reads 0x%08" PRIx32 ": this is a big-endian GGUF file "
+                       "(version %" PRIu32 " byte-swapped); only little-endian files are supported",
+                       version, __builtin_bswap32(version));
+    if (version == 1)
+        return rd_fail(r, 4, "GGUF version 1 is obsolete and not supported (only 2 and 3); "
+                             "convert the model again with a current llama.cpp");
+    if (version != 2 && version != 3)
+        return rd_fail(r, 4, "GGUF version %" PRIu32 " is not supported (only 2 and 3)", version);
+    f->version = version;
+    if (rd_u64(r, n_tensors, "the tensor count") != QS_OK) return QS_ERR;
+    if (rd_u64(r, n_kv, "the metadata count") != QS_OK) return QS_ERR;
+    uint64_t left = rd_left(r);
+    if (*n_tensors > left / MIN_TENSOR_BYTES)
+        return rd_fail(r, 8,
+                       "tensor count %" PRIu64 " exceeds what a %" PRIu64
+                       "-byte file can hold (each tensor info takes at least %u bytes)",
+                       *n_tensors, r->size, MIN_TENSOR_BYTES);
+    left -= *n_tensors * MIN_TENSOR_BYTES;
+    if (*n_kv > left / MIN_KV_BYTES)
+        return rd_fail(r, 16,
+                       "metadata count %" PRIu64 " exceeds what a %" PRIu64 "-byte file can hold "
+                       "with %" PRIu64 " tensors (each key/value takes at least %u bytes)",
+                       *n_kv, r->size, *n_tensors, MIN_KV_BYTES);
+    return QS_OK;
+}
+
+static int parse_kvs(rd *r, gguf_file_priv *fp, uint64_t n_kv) {
+    gguf_file *f = &fp->pub;
+    int64_t cap = 0;
+    r->what = "key";
+    for (uint64_t i = 0; i < n_kv; i++) {
+        gguf_kv kv = {0};
+        uint32_t t, arr_type = 0;
+        uint64_t arr_count = 0;
+        r->index = (int64_t)i;
+        r->label.ptr = NULL;
+        kv.file_offset = r->pos;
+        if (rd_str(r, &kv.key, "the key") != QS_OK) return QS_ERR;
+        if (rd_check_name(r, kv.file_offset, kv.key, "the key", UINT64_MAX) != QS_OK) return QS_ERR;
+        r->label = kv.key;
+        int64_t dup = name_index_add(&fp->keys, kv.key.ptr, kv.key.len, (int64_t)i);
+        if (dup < -1) return rd_fail(r, kv.file_offset, "out of memory");
+        if (dup >= 0)
+            return rd_fail(r, kv.file_offset, "duplicate key (key #%" PRId64 " at offset %" PRIu64
+                           " has the same name)", dup, f->kv[dup].file_offset);
+        if (rd_u32(r, &t, "the value type") != QS_OK) return QS_ERR;
+        uint64_t value_at = r->pos;
+        if (rd_value(r, t, &arr_type, &arr_count) != QS_OK) return QS_ERR;
+        kv.type = (gguf_vtype)t;
+        if (t == GGUF_VT_ARRAY) {
+            kv.arr_type = (gguf_vtype)arr_type;
+            kv.arr_count = arr_count;
+            value_at += MIN_ARRAY_BYTES;
+        }
+        kv.data = r->b + value_at;
+        kv.data_bytes = r->pos - value_at;
+        gguf_kv *tab = grow(f->kv, &cap, (int64_t)i + 1, (int64_t)n_kv, sizeof *f->kv);
+        if (!tab) return rd_fail(r, kv.file_offset, "out of memory");
+        f->kv = tab;
+        f->kv[i] = kv;
+        f->n_kv = (int64_t)i + 1;
+    }
+    r->what = NULL;
+
+    /* general.alignment changes where the data section and every tensor start. */
+    f->alignment = GGUF_DEFAULT_ALIGNMENT;
+    int64_t a = name_index_find(&fp->keys, "general.alignment", 17);
+    if (a >= 0) {
+        const gguf_kv *kv = &f->kv[a];
+        r->what = "key";
+        r->label = kv->key;
+        if (kv->type != GGUF_VT_UINT32)
+            return rd_fail(r, kv->file_offset, "must be a u32, found %s", gguf_vtype_name(kv->type));
+        uint32_t v = load_u32(kv->data);
+        if (!is_pow2(v))
+            return rd_fail(r, kv->file_offset, "alignment %" PRIu32 " is not a power of two", v);
+        f->alignment = v;
+        r->what = NULL;
+    }
+    return QS_OK;
+}
+
+static int parse_tensor_infos(rd *r, gguf_file_priv *fp, uint64_t n_tensors) {
+    gguf_file *f = &fp->pub;
+    int64_t cap = 0;
+    r->what = "tensor";
     for (uint64_t i = 0; i < n_tensors; i++) {
-        gguf_tensor *t = &f->tensors[i];
-        t->info_offset = r->pos;
-        if (rd_str(r, &t->name, "a tensor name")) return QS_ERR;
-        char q[256];
-        quote(q, sizeof q, t->name.ptr, t->name.len);
-        if (t->name.len == 0) return fail_at(r, t->info_offset, "tensor %llu has an empty name", (unsigned long long)i);
-        if (t->name.len >= GGUF_MAX_NAME)
-            return fail_at(r, t->info_offset, "tensor name '%s' is %llu bytes (limit %d)", q,
-                           (unsigned long long)t->name.len, GGUF_MAX_NAME - 1);
-        uint32_t nd;
+        gguf_tensor ti = {0};
+        uint32_t n_dims, type;
+        r->index = (int64_t)i;
+        r->label.ptr = NULL;
+        ti.info_offset = r->pos;
+        if (rd_str(r, &ti.name, "the name") != QS_OK) return QS_ERR;
+        if (rd_check_name(r, ti.info_offset, ti.name, "the name", GGUF_MAX_TENSOR_NAME) != QS_OK)
+            return QS_ERR;
+        r->label = ti.name;
+        int64_t dup = name_index_add(&fp->tensors, ti.name.ptr, ti.name.len, (int64_t)i);
+        if (dup < -1) return rd_fail(r, ti.info_offset, "out of memory");
+        if (dup >= 0)
+            return rd_fail(r, ti.info_offset, "duplicate tensor name (tensor #%" PRId64
+                           " at offset %" PRIu64 " has the same name)", dup, f->tensors[dup].info_offset);
+
         uint64_t at = r->pos;
-        if (rd_u32(r, &nd, "a tensor's dimension count")) return QS_ERR;
-        if (nd > GGUF_MAX_DIMS)
-            return fail_at(r, at, "tensor '%s' has %u dimensions (at most %d)", q, nd, GGUF_MAX_DIMS);
-        t->n_dims = (int)nd;
-        int64_t total = 1;
-        for (int d = 0; d < GGUF_MAX_DIMS; d++) {
-            t->ne[d] = 1;
-            if (d >= (int)nd) continue;
+        if (rd_u32(r, &n_dims, "the dimension count") != QS_OK) return QS_ERR;
+        if (n_dims < 1 || n_dims > GGUF_MAX_DIMS)
+            return rd_fail(r, at, "has %" PRIu32 " dimensions, expected 1 to %d", n_dims,
+                           GGUF_MAX_DIMS);
+        ti.n_dims = (int)n_dims;
+        int64_t n = 1;
+        for (int d = 0; d < GGUF_MAX_DIMS; d++) ti.ne[d] = 1;
+        for (uint32_t d = 0; d < n_dims; d++) {
             uint64_t v;
             at = r->pos;
-            if (rd_u64(r, &v, "a tensor dimension")) return QS_ERR;
-            if (v > (uint64_t)INT64_MAX)
-                return fail_at(r, at, "tensor '%s' dimension %d is negative or too large", q, d);
-            t->ne[d] = (int64_t)v;
-            if (__builtin_mul_overflow(total, t->ne[d], &total))
-                return fail_at(r, at, "tensor '%s' element count overflows 64 bits", q);
+            if (rd_u64(r, &v, "a dimension") != QS_OK) return QS_ERR;
+            if (v == 0 || v > (uint64_t)INT64_MAX)
+                return rd_fail(r, at, "dimension %" PRIu32 " is %" PRId64 ", expected >= 1", d,
+                               (int64_t)v);
+            ti.ne[d] = (int64_t)v;
+            if (ti.ne[d] > INT64_MAX / n)
+                return rd_fail(r, at,
+                               "element count overflows int64 (shape %" PRId64 " x %" PRId64
+                               " x %" PRId64 " x %" PRId64 ")",
+                               ti.ne[0], ti.ne[1], ti.ne[2], ti.ne[3]);
+            n *= ti.ne[d];
         }
-        t->n_elements = total;
-        uint32_t type;
-        at = r->pos;
-        if (rd_u32(r, &type, "a tensor type")) return QS_ERR;
-        const qs_type_traits *tr = qs_type_traits_get((int)type);
-        if (!tr) return fail_at(r, at, "tensor '%s' has unknown type id %u", q, type);
-        t->type = (int)type;
-        if (t->ne[0] % tr->blck_size)
-            return fail_at(r, at, "tensor '%s' rows of %lld values are not a multiple of %s blocks (%d)", q,
-                           (long long)t->ne[0], tr->name, tr->blck_size);
-        uint64_t blocks = (uint64_t)(total / tr->blck_size);
-        if (__builtin_mul_overflow(blocks, (uint64_t)tr->type_size, &t->nbytes))
-            return fail_at(r, at, "tensor '%s' byte size overflows 64 bits", q);
-        at = r->pos;
-        if (rd_u64(r, &t->offset, "a tensor offset")) return QS_ERR;
-        if (t->offset % f->alignment)
-            return fail_at(r, at, "tensor '%s' offset %llu is not a multiple of the alignment %u", q,
-                           (unsigned long long)t->offset, f->alignment);
-        f->n_tensors = (int64_t)i + 1;
-        int64_t dup = strindex_put(&g->tensor_ix, &f->tensors[0].name, sizeof(gguf_tensor), (int64_t)i);
-        if (dup >= 0)
-            return fail_at(r, t->info_offset, "duplicate tensor name '%s' (first at offset %llu)", q,
-                           (unsigned long long)f->tensors[dup].info_offset);
-    }
+        ti.n_elements = n;
 
-    /* the data section starts at the next multiple of the alignment */
-    uint64_t data = r->pos + (f->alignment - r->pos % f->alignment) % f->alignment;
-    if (n_tensors > 0 && data > r->size)
-        return fail_at(r, r->pos, "file ends before its data section (aligned start %llu)", (unsigned long long)data);
-    f->data_offset = data;
-    uint64_t avail = r->size > data ? r->size - data : 0;
-    for (int64_t i = 0; i < f->n_tensors; i++) {
-        gguf_tensor *t = &f->tensors[i];
-        if (t->offset > avail || t->nbytes > avail - t->offset) {
-            char q[256];
-            quote(q, sizeof q, t->name.ptr, t->name.len);
-            return fail_at(r, t->info_offset, "tensor '%s' data [%llu, +%llu) lies beyond the end of the file", q,
-                           (unsigned long long)(data + t->offset), (unsigned long long)t->nbytes);
-        }
-        t->data = r->p + data + t->offset;
+        at = r->pos;
+        if (rd_u32(r, &type, "the type") != QS_OK) return QS_ERR;
+        const qs_type_traits *tr = type < (uint32_t)QS_TYPE_COUNT ? qs_type_traits_get((int)type) : NULL;
+        if (!tr) return rd_fail(r, at, "type id %" PRIu32 " is not a known ggml type", type);
+        ti.type = (int)type;
+        if (ti.ne[0] % tr->blck_size != 0)
+            return rd_fail(r, at,
+                           "row length %" PRId64 " is not a multiple of %s's block size %d",
+                           ti.ne[0], tr->name, tr->blck_size);
+        uint64_t blocks = (uint64_t)(n / tr->blck_size);
+        if (blocks > UINT64_MAX / (uint64_t)tr->type_size)
+            return rd_fail(r, at, "byte size of %" PRId64 " %s elements overflows 64 bits", n,
+                           tr->name);
+        ti.nbytes = blocks * (uint64_t)tr->type_size;
+
+        if (rd_u64(r, &ti.offset, "the data offset") != QS_OK) return QS_ERR;
+        gguf_tensor *tab = grow(f->tensors, &cap, (int64_t)i + 1, (int64_t)n_tensors, sizeof *f->tensors);
+        if (!tab) return rd_fail(r, ti.info_offset, "out of memory");
+        f->tensors = tab;
+        f->tensors[i] = ti;
+        f->n_tensors = (int64_t)i + 1;
     }
-    /* tensors must not overlap: check neighbours in offset order */
-    if (f->n_tensors > 1) {
-        int64_t *ord = malloc((size_t)f->n_tensors * sizeof *ord);
-        if (!ord) return qs_error_set(r->err, "%s: out of memory", r->name);
-        for (int64_t i = 0; i < f->n_tensors; i++) ord[i] = i;
-        /* shell sort by offset: no global state needed for the comparison */
-        for (int64_t gap = f->n_tensors / 2; gap > 0; gap /= 2)
-            for (int64_t i = gap; i < f->n_tensors; i++)
-                for (int64_t j = i; j >= gap && f->tensors[ord[j - gap]].offset > f->tensors[ord[j]].offset; j -= gap) {
-                    int64_t tmp = ord[j];
-                    ord[j] = ord[j - gap];
-                    ord[j - gap] = tmp;
-                }
-        for (int64_t k = 1; k < f->n_tensors; k++) {
-            const gguf_tensor *a = &f->tensors[ord[k - 1]], *b = &f->tensors[ord[k]];
-            if (a->nbytes > 0 && b->nbytes > 0 && a->offset + a->nbytes > b->offset) {
-                char qa[256], qb[256];
-                quote(qa, sizeof qa, a->name.ptr, a->name.len);
-                quote(qb, sizeof qb, b->name.ptr, b->name.len);
-                free(ord);
-                return fail_at(r, b->info_offset, "tensor '%s' overlaps tensor '%s'", qb, qa);
-            }
-        }
-        free(ord);
-    }
+    r->what = NULL;
     return QS_OK;
-fail:
-    free(keys.slots);
-    return QS_ERR;
 }
 
-static gguf_file *open_impl(const uint8_t *map, uint64_t size, size_t map_len, const char *name, qs_error *err) {
-    gguf_impl *g = calloc(1, sizeof *g);
-    if (!g) {
-        qs_error_set(err, "%s: out of memory", name);
-        if (map_len) munmap((void *)map, map_len);
+/* The data section and where each tensor's bytes lie in it. */
+static int check_layout(rd *r, gguf_file *f) {
+    uint64_t end_infos = r->pos, a = f->alignment;
+    uint64_t data = align_up(end_infos, a);
+    if (f->n_tensors > 0 && data > r->size)
+        return rd_fail(r, end_infos,
+                       "file ends before the data section: tensor infos end here, data would "
+                       "start at %" PRIu64 " (aligned to %" PRIu64 ") but the file is %" PRIu64 " bytes",
+                       data, a, r->size);
+    f->data_offset = data <= r->size ? data : r->size;
+    uint64_t room = r->size - f->data_offset, expect = 0;
+    r->what = "tensor";
+    for (int64_t i = 0; i < f->n_tensors; i++) {
+        gguf_tensor *t = &f->tensors[i];
+        uint64_t off_field = t->info_offset + 8 + t->name.len + 4 + 8 * (uint64_t)t->n_dims + 4;
+        r->label = t->name;
+        if (t->offset % a != 0)
+            return rd_fail(r, off_field,
+                           "data offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
+                           t->offset, a);
+        if (t->offset != expect)
+            return rd_fail(r, off_field,
+                           "data offset %" PRIu64 ", expected %" PRIu64 " (tensor data must follow in "
+                           "declaration order, each padded to the alignment %" PRIu64 ")",
+                           t->offset, expect, a);
+        if (t->offset > room || t->nbytes > room - t->offset)
+            return rd_fail(r, off_field,
+                           "data [%" PRIu64 ", +%" PRIu64 ") runs past the end of the file: the data "
+                           "section holds %" PRIu64 " bytes (file truncated?)",
+                           t->offset, t->nbytes, room);
+        t->data = r->b + f->data_offset + t->offset;
+        expect = t->offset + align_up(t->nbytes, a); /* nbytes <= file size: no overflow */
+    }
+    r->what = NULL;
+    return QS_OK;
+}
+
+static gguf_file_priv *file_new(const char *name) {
+    gguf_file_priv *fp = calloc(1, sizeof *fp);
+    if (!fp) return NULL;
+    fp->pub.path = strdup(name ? name : "(memory)");
+    if (!fp->pub.path) {
+        free(fp);
         return NULL;
     }
-    g->pub.path = strdup(name);
-    g->pub.map = map;
-    g->pub.file_size = size;
-    g->map_len = map_len;
-    reader r = {.p = map, .size = size, .name = name, .err = err};
-    if (!g->pub.path || parse(g, &r) != QS_OK) {
-        if (!g->pub.path) qs_error_set(err, "%s: out of memory", name);
-        gguf_close(&g->pub);
-        return NULL;
-    }
-    return &g->pub;
+    fp->keys.seed = fp->tensors.seed = (uint64_t)(uintptr_t)fp * 0x9e3779b97f4a7c15ull;
+    return fp;
+}
+
+static int parse(gguf_file_priv *fp, const uint8_t *b, uint64_t size, qs_error *err) {
+    gguf_file *f = &fp->pub;
+    rd r = {.b = b, .size = size, .name = f->path, .err = err};
+    uint64_t n_tensors = 0, n_kv = 0;
+    f->map = b;
+    f->file_size = size;
+    if (parse_header(&r, f, &n_tensors, &n_kv) != QS_OK) return QS_ERR;
+    if (parse_kvs(&r, fp, n_kv) != QS_OK) return QS_ERR;
+    if (parse_tensor_infos(&r, fp, n_tensors) != QS_OK) return QS_ERR;
+    return check_layout(&r, f);
 }
 
 gguf_file *gguf_open_memory(const void *buf, uint64_t size, const char *name, qs_error *err) {
-    return open_impl(buf, size, 0, name ? name : "<memory>", err);
+    gguf_file_priv *fp = file_new(name);
+    if (!fp) {
+        qs_error_set(err, "%s: out of memory", name ? name : "(memory)");
+        return NULL;
+    }
+    if (!buf) size = 0;
+    if (parse(fp, buf ? buf : (const void *)"", size, err) != QS_OK) {
+        gguf_close(&fp->pub);
+        return NULL;
+    }
+    return &fp->pub;
 }
 
 gguf_file *gguf_open(const char *path, qs_error *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        qs_error_set(err, "%s: %s", path, strerror(errno));
+        qs_error_set(err, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        qs_error_set(err, "%s: not a regular file", path);
+    if (fstat(fd, &st) != 0) {
+        qs_error_set(err, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
-    if (st.st_size < 24) {
-        qs_error_set(err, "%s: offset %lld: file is too small to be GGUF (%lld bytes)", path,
-                     (long long)st.st_size, (long long)st.st_size);
+    if (!S_ISREG(st.st_mode)) {
+        qs_error_set(err, "%s: offset 0: not a regular file", path);
         close(fd);
         return NULL;
     }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) {
-        qs_error_set(err, "%s: cannot map the file: %s", path, strerror(errno));
+    uint64_t size = (uint64_t)st.st_size;
+    if ((uint64_t)(size_t)size != size) {
+        qs_error_set(err, "%s: offset 0: file of %" PRIu64 " bytes is too large to map", path, size);
+        close(fd);
         return NULL;
     }
-    return open_impl(map, (uint64_t)st.st_size, (size_t)st.st_size, path, err);
+    gguf_file_priv *fp = file_new(path);
+    if (!fp) {
+        qs_error_set(err, "%s: out of memory", path);
+        close(fd);
+        return NULL;
+    }
+    const uint8_t *map = (const uint8_t *)"";
+    if (size > 0) {
+        void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            qs_error_set(err, "%s: cannot map %" PRIu64 " bytes: %s", path, size, strerror(errno));
+            close(fd);
+            gguf_close(&fp->pub);
+            return NULL;
+        }
+        map = m;
+        fp->map_len = size;
+    }
+    close(fd); /* the mapping keeps the file */
+    if (parse(fp, map, size, err) != QS_OK) {
+        gguf_close(&fp->pub);
+        return NULL;
+    }
+    return &fp->pub;
 }
 
 void gguf_close(gguf_file *f) {
     if (!f) return;
-    gguf_impl *g = (gguf_impl *)f;
-    if (g->map_len) munmap((void *)f->map, g->map_len);
-    free(g->tensor_ix.slots);
+    gguf_file_priv *fp = priv_of(f);
+    if (fp->map_len) munmap((void *)(uintptr_t)f->map, (size_t)fp->map_len);
+    name_index_free(&fp->keys);
+    name_index_free(&fp->tensors);
     free(f->kv);
     free(f->tensors);
     free(f->path);
-    free(g);
+    free(fp);
 }
 
 /* ------------------------------------------------------------------ lookups and getters */
 
 int64_t gguf_find_key(const gguf_file *f, const char *key) {
-    size_t n = strlen(key);
-    for (int64_t i = 0; i < f->n_kv; i++)
-        if (f->kv[i].key.len == n && memcmp(f->kv[i].key.ptr, key, n) == 0) return i;
-    return -1;
+    if (!f || !key) return -1;
+    return name_index_find(&priv_of(f)->keys, key, strlen(key));
 }
 
 int64_t gguf_find_tensor(const gguf_file *f, const char *name) {
-    const gguf_impl *g = (const gguf_impl *)f;
-    return strindex_get(&g->tensor_ix, &f->tensors[0].name, sizeof(gguf_tensor), name);
-}
-
-/* Decodes a fixed-size numeric value as signed/unsigned/float. Returns the kind: 'i', 'u', 'f', 0. */
-static int decode_num(gguf_vtype t, const uint8_t *p, int64_t *i, uint64_t *u, double *d) {
-    switch (t) {
-    case GGUF_VT_UINT8: *u = p[0]; return 'u';
-    case GGUF_VT_INT8: *i = (int8_t)p[0]; return 'i';
-    case GGUF_VT_UINT16: *u = le16(p); return 'u';
-    case GGUF_VT_INT16: *i = (int16_t)le16(p); return 'i';
-    case GGUF_VT_UINT32: *u = le32(p); return 'u';
-    case GGUF_VT_INT32: *i = (int32_t)le32(p); return 'i';
-    case GGUF_VT_UINT64: *u = le64(p); return 'u';
-    case GGUF_VT_INT64: *i = (int64_t)le64(p); return 'i';
-    case GGUF_VT_BOOL: *u = p[0]; return 'b';
-    case GGUF_VT_FLOAT32: {
-        uint32_t b = le32(p);
-        float v;
-        memcpy(&v, &b, 4);
-        *d = v;
-        return 'f';
-    }
-    case GGUF_VT_FLOAT64: {
-        uint64_t b = le64(p);
-        memcpy(d, &b, 8);
-        return 'f';
-    }
-    default: return 0;
-    }
+    if (!f || !name) return -1;
+    return name_index_find(&priv_of(f)->tensors, name, strlen(name));
 }
 
 static const gguf_kv *find_kv(const gguf_file *f, const char *key) {
     int64_t i = gguf_find_key(f, key);
-    return i < 0 ? NULL : &f->kv[i];
+    return i >= 0 ? &f->kv[i] : NULL;
+}
+
+/* An integer scalar of any width as (negative?, magnitude). false when not an integer type. */
+static bool load_integer(gguf_vtype t, const uint8_t *p, bool *neg, uint64_t *mag) {
+    int64_t s;
+    switch (t) {
+    case GGUF_VT_UINT8: *neg = false; *mag = p[0]; return true;
+    case GGUF_VT_UINT16: { uint16_t v; memcpy(&v, p, 2); *neg = false; *mag = v; return true; }
+    case GGUF_VT_UINT32: *neg = false; *mag = load_u32(p); return true;
+    case GGUF_VT_UINT64: *neg = false; *mag = load_u64(p); return true;
+    case GGUF_VT_INT8: s = (int8_t)p[0]; break;
+    case GGUF_VT_INT16: { int16_t v; memcpy(&v, p, 2); s = v; break; }
+    case GGUF_VT_INT32: { int32_t v; memcpy(&v, p, 4); s = v; break; }
+    case GGUF_VT_INT64: memcpy(&s, p, 8); break;
+    default: return false;
+    }
+    *neg = s < 0;
+    *mag = s < 0 ? (uint64_t)0 - (uint64_t)s : (uint64_t)s;
+    return true;
 }
 
 int gguf_get_int(const gguf_file *f, const char *key, int64_t *out) {
     const gguf_kv *kv = find_kv(f, key);
-    int64_t i;
-    uint64_t u;
-    double d;
-    if (!kv) return QS_ERR;
-    switch (decode_num(kv->type, kv->data, &i, &u, &d)) {
-    case 'i': *out = i; return QS_OK;
-    case 'u':
-        if (u > (uint64_t)INT64_MAX) return QS_ERR;
-        *out = (int64_t)u;
-        return QS_OK;
-    default: return QS_ERR;
-    }
+    bool neg;
+    uint64_t mag;
+    if (!kv || !load_integer(kv->type, kv->data, &neg, &mag)) return QS_ERR;
+    if (!neg && mag > (uint64_t)INT64_MAX) return QS_ERR;
+    *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+    return QS_OK;
 }
 
 int gguf_get_uint(const gguf_file *f, const char *key, uint64_t *out) {
     const gguf_kv *kv = find_kv(f, key);
-    int64_t i;
-    uint64_t u;
-    double d;
-    if (!kv) return QS_ERR;
-    switch (decode_num(kv->type, kv->data, &i, &u, &d)) {
-    case 'i':
-        if (i < 0) return QS_ERR;
-        *out = (uint64_t)i;
-        return QS_OK;
-    case 'u': *out = u; return QS_OK;
-    default: return QS_ERR;
-    }
+    bool neg;
+    uint64_t mag;
+    if (!kv || !load_integer(kv->type, kv->data, &neg, &mag) || (neg && mag != 0)) return QS_ERR;
+    *out = mag;
+    return QS_OK;
 }
 
 int gguf_get_float(const gguf_file *f, const char *key, double *out) {
     const gguf_kv *kv = find_kv(f, key);
-    int64_t i;
-    uint64_t u;
-    double d;
-    if (!kv || decode_num(kv->type, kv->data, &i, &u, &d) != 'f') return QS_ERR;
-    *out = d;
-    return QS_OK;
+    if (!kv) return QS_ERR;
+    if (kv->type == GGUF_VT_FLOAT32) {
+        float v;
+        memcpy(&v, kv->data, 4);
+        *out = v;
+        return QS_OK;
+    }
+    if (kv->type == GGUF_VT_FLOAT64) {
+        memcpy(out, kv->data, 8);
+        return QS_OK;
+    }
+    return QS_ERR;
 }
 
 int gguf_get_bool(const gguf_file *f, const char *key, bool *out) {
@@ -554,17 +770,17 @@ int gguf_get_bool(const gguf_file *f, const char *key, bool *out) {
 int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out) {
     const gguf_kv *kv = find_kv(f, key);
     if (!kv || kv->type != GGUF_VT_STRING) return QS_ERR;
-    out->len = le64(kv->data);
+    out->len = load_u64(kv->data);
     out->ptr = (const char *)kv->data + 8;
     return QS_OK;
 }
 
 int gguf_get_cstr(const gguf_file *f, const char *key, char *buf, size_t bufsize) {
     gguf_str s;
-    if (bufsize == 0 || gguf_get_str(f, key, &s)) return QS_ERR;
+    if (bufsize == 0 || gguf_get_str(f, key, &s) != QS_OK) return QS_ERR;
     size_t n = s.len < bufsize - 1 ? (size_t)s.len : bufsize - 1;
     memcpy(buf, s.ptr, n);
-    buf[n] = 0;
+    buf[n] = '\0';
     return QS_OK;
 }
 
@@ -573,466 +789,829 @@ const gguf_kv *gguf_get_arr(const gguf_file *f, const char *key) {
     return kv && kv->type == GGUF_VT_ARRAY ? kv : NULL;
 }
 
-/* ------------------------------------------------------------------ arrays */
+/* ------------------------------------------------------------------ array walking */
+
+/* Encoded size of count elements of type t at p (bounded by end); UINT64_MAX when they do not
+ * fit (cannot happen for validated data, but the walk never trusts it). */
+static uint64_t elems_size(const uint8_t *p, const uint8_t *end, gguf_vtype t, uint64_t count,
+                           int depth) {
+    uint64_t avail = (uint64_t)(end - p);
+    if ((unsigned)t >= GGUF_VT_COUNT || depth > GGUF_MAX_ARRAY_DEPTH) return UINT64_MAX;
+    if (t != GGUF_VT_STRING && t != GGUF_VT_ARRAY) {
+        uint64_t es = (uint64_t)vtype_sizes[t];
+        return count <= avail / es ? count * es : UINT64_MAX;
+    }
+    uint64_t pos = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        if (t == GGUF_VT_STRING) {
+            if (avail - pos < 8) return UINT64_MAX;
+            uint64_t len = load_u64(p + pos);
+            if (len > avail - pos - 8) return UINT64_MAX;
+            pos += 8 + len;
+        } else {
+            if (avail - pos < MIN_ARRAY_BYTES) return UINT64_MAX;
+            uint32_t et = load_u32(p + pos);
+            uint64_t n = load_u64(p + pos + 4);
+            uint64_t sz = elems_size(p + pos + 12, end, (gguf_vtype)et, n, depth + 1);
+            if (sz == UINT64_MAX) return UINT64_MAX;
+            pos += 12 + sz;
+        }
+    }
+    return pos;
+}
 
 void gguf_arr_begin(const gguf_kv *kv, gguf_arr_iter *it) {
+    memset(it, 0, sizeof *it);
+    if (!kv || kv->type != GGUF_VT_ARRAY) return;
     it->type = kv->arr_type;
     it->count = kv->arr_count;
-    it->index = 0;
     it->p = kv->data;
     it->end = kv->data + kv->data_bytes;
 }
 
-/* Encoded size of the value at p (already validated at open). */
-static uint64_t value_size(gguf_vtype t, const uint8_t *p) {
-    if (t == GGUF_VT_STRING) return 8 + le64(p);
-    if (t != GGUF_VT_ARRAY) return (uint64_t)vtypes[t].size;
-    gguf_vtype et = (gguf_vtype)le32(p);
-    uint64_t n = le64(p + 4), sz = 12;
-    if (et != GGUF_VT_STRING && et != GGUF_VT_ARRAY) return sz + n * (uint64_t)vtypes[et].size;
-    for (uint64_t i = 0; i < n; i++) sz += value_size(et, p + sz);
-    return sz;
-}
-
 bool gguf_arr_next(gguf_arr_iter *it, const uint8_t **data, gguf_str *s, gguf_arr_iter *sub) {
-    if (it->index >= it->count || it->p >= it->end) return false;
-    const uint8_t *p = it->p;
-    uint64_t sz = value_size(it->type, p);
-    if (data) *data = p;
-    if (it->type == GGUF_VT_STRING && s) {
-        s->len = le64(p);
-        s->ptr = (const char *)p + 8;
+    if (it->index >= it->count || !it->p || (unsigned)it->type >= GGUF_VT_COUNT) return false;
+    uint64_t avail = (uint64_t)(it->end - it->p), used;
+    if (data) *data = it->p;
+    if (it->type == GGUF_VT_STRING) {
+        if (avail < 8) return false;
+        uint64_t len = load_u64(it->p);
+        if (len > avail - 8) return false;
+        if (s) *s = (gguf_str){(const char *)it->p + 8, len};
+        used = 8 + len;
+    } else if (it->type == GGUF_VT_ARRAY) {
+        if (avail < MIN_ARRAY_BYTES) return false;
+        gguf_vtype et = (gguf_vtype)load_u32(it->p);
+        uint64_t n = load_u64(it->p + 4);
+        uint64_t sz = elems_size(it->p + 12, it->end, et, n, 1);
+        if (sz == UINT64_MAX) return false;
+        if (sub) *sub = (gguf_arr_iter){et, n, 0, it->p + 12, it->p + 12 + sz};
+        used = 12 + sz;
+    } else {
+        used = (uint64_t)vtype_sizes[it->type];
+        if (avail < used) return false;
     }
-    if (it->type == GGUF_VT_ARRAY && sub) {
-        sub->type = (gguf_vtype)le32(p);
-        sub->count = le64(p + 4);
-        sub->index = 0;
-        sub->p = p + 12;
-        sub->end = p + sz;
-    }
-    it->p += sz;
+    it->p += used;
     it->index++;
     return true;
 }
 
+static bool arr_elem(const gguf_kv *kv, uint64_t i, const uint8_t **p) {
+    if (!kv || kv->type != GGUF_VT_ARRAY || i >= kv->arr_count) return false;
+    int es = gguf_vtype_size(kv->arr_type);
+    if (es == 0) return false;
+    *p = kv->data + i * (uint64_t)es;
+    return true;
+}
+
 int gguf_arr_num(const gguf_kv *kv, uint64_t i, double *out) {
-    if (kv->type != GGUF_VT_ARRAY || i >= kv->arr_count) return QS_ERR;
-    int sz = gguf_vtype_size(kv->arr_type);
-    if (sz == 0) return QS_ERR;
-    int64_t iv;
-    uint64_t u;
-    double d;
-    switch (decode_num(kv->arr_type, kv->data + i * (uint64_t)sz, &iv, &u, &d)) {
-    case 'i': *out = (double)iv; return QS_OK;
-    case 'u': case 'b': *out = (double)u; return QS_OK;
-    case 'f': *out = d; return QS_OK;
-    default: return QS_ERR;
+    const uint8_t *p;
+    bool neg;
+    uint64_t mag;
+    if (!arr_elem(kv, i, &p)) return QS_ERR;
+    if (kv->arr_type == GGUF_VT_FLOAT32) {
+        float v;
+        memcpy(&v, p, 4);
+        *out = v;
+    } else if (kv->arr_type == GGUF_VT_FLOAT64) {
+        memcpy(out, p, 8);
+    } else if (kv->arr_type == GGUF_VT_BOOL) {
+        *out = p[0] ? 1.0 : 0.0;
+    } else if (load_integer(kv->arr_type, p, &neg, &mag)) {
+        *out = neg ? -(double)mag : (double)mag;
+    } else {
+        return QS_ERR;
     }
+    return QS_OK;
+}
+
+int gguf_arr_int(const gguf_kv *kv, uint64_t i, int64_t *out) {
+    const uint8_t *p;
+    bool neg;
+    uint64_t mag;
+    if (!arr_elem(kv, i, &p)) return QS_ERR;
+    if (kv->arr_type == GGUF_VT_BOOL) {
+        *out = p[0] != 0;
+        return QS_OK;
+    }
+    if (!load_integer(kv->arr_type, p, &neg, &mag) || (!neg && mag > (uint64_t)INT64_MAX))
+        return QS_ERR;
+    *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+    return QS_OK;
 }
 
 /* ------------------------------------------------------------------ formatting */
 
-static size_t fmt_scalar(gguf_vtype t, const uint8_t *p, char *buf, size_t n) {
-    int64_t i;
-    uint64_t u;
-    double d;
-    int r;
-    switch (decode_num(t, p, &i, &u, &d)) {
-    case 'i': r = snprintf(buf, n, "%lld", (long long)i); break;
-    case 'u': r = snprintf(buf, n, "%llu", (unsigned long long)u); break;
-    case 'b': r = snprintf(buf, n, "%s", u ? "true" : "false"); break;
-    case 'f': r = snprintf(buf, n, "%.7g", d); break;
-    default: r = snprintf(buf, n, "?"); break;
+#define ELLIPSIS "\xe2\x80\xa6" /* … */
+#define FORMAT_MAX_LISTED 16
+
+typedef struct sbuf {
+    char *p;
+    size_t cap; /* bytes available for text (bufsize - 1) */
+    size_t len;
+    bool full;
+} sbuf;
+
+/* Appends n bytes, all or nothing: a piece that does not fit marks the text as cut. */
+static void sb_put(sbuf *b, const char *s, size_t n) {
+    if (b->full) return;
+    if (n > b->cap - b->len) {
+        b->full = true;
+        return;
     }
-    return r < 0 ? 0 : ((size_t)r < n ? (size_t)r : (n ? n - 1 : 0));
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
 }
 
-static size_t fmt_str(const char *p, uint64_t len, char *buf, size_t n, size_t limit) {
-    if (n == 0) return 0;
-    size_t o = 0;
-    for (uint64_t i = 0; i < len && o + 4 < n; i++) {
-        if (o >= limit) {
-            memcpy(buf + o, "\xe2\x80\xa6", 3); /* … */
-            o += 3;
-            break;
-        }
-        unsigned char c = (unsigned char)p[i];
-        buf[o++] = (c == '\n' || c == '\t' || c == '\r') ? ' ' : (c < 0x20 ? '?' : (char)c);
+static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0) sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes are not one. */
+static int utf8_seq(const unsigned char *s, uint64_t n) {
+    unsigned c = s[0];
+    int len;
+    unsigned min;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) len = 2, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef) len = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4) len = 4, min = 0x10000;
+    else return 0;
+    if ((uint64_t)len > n) return 0;
+    unsigned cp = c & (0x7fu >> len);
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
     }
-    buf[o] = 0;
-    return o;
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return len;
+}
+
+static void sb_text(sbuf *b, gguf_str s, bool quoted) {
+    const unsigned char *p = (const unsigned char *)s.ptr;
+    if (quoted) sb_put(b, "\"", 1);
+    for (uint64_t i = 0; i < s.len && !b->full;) {
+        unsigned c = p[i];
+        int n = utf8_seq(p + i, s.len - i);
+        char esc[8];
+        if (n == 1 && c >= 0x20 && c != 0x7f && c != '\\' && !(quoted && c == '"')) {
+            sb_put(b, (const char *)p + i, 1);
+        } else if (n > 1) {
+            sb_put(b, (const char *)p + i, (size_t)n);
+        } else {
+            n = 1;
+            switch (c) {
+            case '\n': sb_put(b, "\\n", 2); break;
+            case '\t': sb_put(b, "\\t", 2); break;
+            case '\r': sb_put(b, "\\r", 2); break;
+            case '\\': sb_put(b, "\\\\", 2); break;
+            case '"': sb_put(b, "\\\"", 2); break;
+            default:
+                snprintf(esc, sizeof esc, "\\x%02x", c);
+                sb_put(b, esc, 4);
+            }
+        }
+        i += (uint64_t)n;
+    }
+    if (quoted) sb_put(b, "\"", 1);
+}
+
+/* Shortest %g text that reads back to the same value; whole numbers below 1e15 in plain digits
+ * ("500000", not "5e+05"). */
+static void sb_float(sbuf *b, double v, bool single) {
+    char tmp[40];
+    if (v > -1e15 && v < 1e15 && v == trunc(v) && !(v == 0 && signbit(v))) { /* NaN fails */
+        sb_printf(b, "%" PRId64, (int64_t)v);
+        return;
+    }
+    int max = single ? 9 : 17;
+    for (int prec = 1; prec <= max; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (v != v) break; /* NaN: any precision prints the same */
+        if (single ? (strtof(tmp, NULL) == (float)v) : (strtod(tmp, NULL) == v)) break;
+    }
+    sb_str(b, tmp);
+}
+
+static void sb_scalar(sbuf *b, gguf_vtype t, const uint8_t *p) {
+    bool neg;
+    uint64_t mag;
+    if (t == GGUF_VT_BOOL) {
+        sb_str(b, p[0] ? "true" : "false");
+    } else if (t == GGUF_VT_FLOAT32) {
+        float v;
+        memcpy(&v, p, 4);
+        sb_float(b, v, true);
+    } else if (t == GGUF_VT_FLOAT64) {
+        double v;
+        memcpy(&v, p, 8);
+        sb_float(b, v, false);
+    } else if (load_integer(t, p, &neg, &mag)) {
+        sb_printf(b, "%s%" PRIu64, neg ? "-" : "", mag);
+    } else {
+        sb_str(b, "?");
+    }
+}
+
+static void sb_array(sbuf *b, gguf_arr_iter *it) {
+    sb_printf(b, "[%" PRIu64 " x %s", it->count, gguf_vtype_name(it->type));
+    if (it->count > 0 && it->count <= FORMAT_MAX_LISTED) {
+        const uint8_t *d;
+        gguf_str s;
+        gguf_arr_iter sub;
+        sb_put(b, ": ", 2);
+        for (uint64_t i = 0; !b->full && gguf_arr_next(it, &d, &s, &sub); i++) {
+            if (i) sb_put(b, ", ", 2);
+            if (it->type == GGUF_VT_STRING) sb_text(b, s, true);
+            else if (it->type == GGUF_VT_ARRAY) sb_array(b, &sub);
+            else sb_scalar(b, it->type, d);
+        }
+    }
+    sb_put(b, "]", 1);
+}
+
+static void render(sbuf *b, const gguf_kv *kv) {
+    if (!kv) {
+        sb_str(b, "?");
+    } else if (kv->type == GGUF_VT_STRING) {
+        sb_text(b, (gguf_str){(const char *)kv->data + 8, load_u64(kv->data)}, false);
+    } else if (kv->type == GGUF_VT_ARRAY) {
+        gguf_arr_iter it;
+        gguf_arr_begin(kv, &it);
+        sb_array(b, &it);
+    } else {
+        sb_scalar(b, kv->type, kv->data);
+    }
 }
 
 void gguf_kv_format(const gguf_kv *kv, char *buf, size_t bufsize) {
-    if (bufsize == 0) return;
-    buf[0] = 0;
-    if (kv->type == GGUF_VT_STRING) {
-        fmt_str((const char *)kv->data + 8, le64(kv->data), buf, bufsize, 60);
-        return;
+    if (!buf || bufsize == 0) return;
+    sbuf b = {buf, bufsize - 1, 0, false};
+    render(&b, kv);
+    if (b.full && bufsize > 3) {
+        /* Again with room kept for the ellipsis; pieces (characters, escapes, numbers) are
+         * appended whole, so the cut never splits one. */
+        b = (sbuf){buf, bufsize - 4, 0, false};
+        render(&b, kv);
+        memcpy(buf + b.len, ELLIPSIS, 3);
+        b.len += 3;
     }
-    if (kv->type != GGUF_VT_ARRAY) {
-        fmt_scalar(kv->type, kv->data, buf, bufsize);
-        return;
-    }
-    int o = snprintf(buf, bufsize, "[%llu x %s", (unsigned long long)kv->arr_count, vtypes[kv->arr_type].name);
-    if (o < 0 || (size_t)o >= bufsize) return;
-    size_t pos = (size_t)o;
-    gguf_arr_iter it;
-    gguf_arr_begin(kv, &it);
-    const uint8_t *d;
-    gguf_str s;
-    for (int k = 0; k < 4 && pos + 16 < bufsize && gguf_arr_next(&it, &d, &s, NULL); k++) {
-        pos += (size_t)snprintf(buf + pos, bufsize - pos, k ? ", " : ": ");
-        if (it.type == GGUF_VT_STRING) pos += fmt_str(s.ptr, s.len, buf + pos, bufsize - pos, 16);
-        else if (it.type == GGUF_VT_ARRAY) pos += (size_t)snprintf(buf + pos, bufsize - pos, "[...]");
-        else pos += fmt_scalar(it.type, d, buf + pos, bufsize - pos);
-    }
-    if (pos + 5 < bufsize) snprintf(buf + pos, bufsize - pos, "%s]", kv->arr_count > 4 ? ", ..." : "");
+    buf[b.len] = '\0';
 }
 
 /* ------------------------------------------------------------------ writer */
 
+#define WBUF_SIZE (1u << 20)
+
 typedef struct wkv {
-    char *key;
-    uint8_t *enc; /* value type (u32) + encoded value */
-    size_t len;
+    char *key; /* owned, NUL-terminated (keys never hold NULs) */
+    uint64_t key_len;
+    uint8_t *enc; /* owned: value type u32 then the value's encoding */
+    uint64_t enc_len;
 } wkv;
 
 typedef struct wtensor {
-    char *name;
-    int type, n_dims;
+    char *name; /* owned */
+    uint64_t name_len;
+    int type;
+    uint32_t n_dims;
     int64_t ne[GGUF_MAX_DIMS];
-    uint64_t nbytes, offset;
+    uint64_t nbytes;
+    uint64_t offset;
 } wtensor;
 
 struct gguf_writer {
-    char *path, *tmp;
-    FILE *fp;
+    char *path; /* the file to create */
+    char *tmp;  /* PATH.tmp.XXXXXX while it exists, else NULL */
+    int fd;
     uint32_t alignment;
     wkv *kv;
-    size_t n_kv, cap_kv;
+    int64_t n_kv, cap_kv;
+    name_index kix;
     wtensor *t;
-    size_t n_t, cap_t;
-    bool started;
-    size_t cur;          /* tensor being written */
-    uint64_t cur_done;   /* bytes of it written */
-    uint64_t pos;        /* bytes written to the file */
-    bool failed;
+    int64_t n_t, cap_t;
+    name_index tix;
+    uint64_t data_total; /* padded bytes of the declared tensors */
+    bool started; /* header written: metadata and tensors are frozen */
+    bool failed;  /* an I/O error happened: the temporary file is gone */
+    int64_t cur;  /* tensor being written */
+    uint64_t cur_done;
+    uint64_t pos; /* bytes handed to the file so far, buffered ones included */
+    uint8_t *buf;
+    size_t buf_len;
     char err[512];
 };
 
-__attribute__((format(printf, 2, 3))) static int wfail(gguf_writer *w, const char *fmt, ...) {
+static int werr(gguf_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int werr(gguf_writer *w, const char *fmt, ...) {
+    int n = snprintf(w->err, sizeof w->err, "%s: ", w->path);
+    if (n < 0 || (size_t)n >= sizeof w->err) return QS_ERR;
     va_list ap;
     va_start(ap, fmt);
-    int n = snprintf(w->err, sizeof w->err, "%s: ", w->path);
     vsnprintf(w->err + n, sizeof w->err - (size_t)n, fmt, ap);
     va_end(ap);
+    return QS_ERR;
+}
+
+static void remove_tmp(gguf_writer *w) {
+    if (w->fd >= 0) close(w->fd);
+    w->fd = -1;
+    if (w->tmp) unlink(w->tmp);
+    free(w->tmp);
+    w->tmp = NULL;
+}
+
+/* An I/O failure: say where, drop the temporary file, refuse everything after. */
+static int wfail_io(gguf_writer *w, uint64_t off, const char *doing, int e) {
+    werr(w, "offset %" PRIu64 ": %s temporary file %s: %s (temporary file removed)", off, doing,
+         w->tmp ? w->tmp : "?", strerror(e));
+    remove_tmp(w);
     w->failed = true;
     return QS_ERR;
 }
 
-const char *gguf_writer_error(const gguf_writer *w) { return w->err; }
+static int write_all(gguf_writer *w, const uint8_t *p, uint64_t n, uint64_t off) {
+    while (n > 0) {
+        size_t chunk = n > (1u << 30) ? (1u << 30) : (size_t)n;
+        ssize_t k = write(w->fd, p, chunk);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return wfail_io(w, off, "writing", k < 0 ? errno : EIO);
+        p += k;
+        n -= (uint64_t)k;
+        off += (uint64_t)k;
+    }
+    return QS_OK;
+}
+
+static int wflush(gguf_writer *w) {
+    if (w->buf_len == 0) return QS_OK;
+    size_t n = w->buf_len;
+    w->buf_len = 0;
+    return write_all(w, w->buf, n, w->pos - n);
+}
+
+static int wout(gguf_writer *w, const void *p, uint64_t n) {
+    if (n >= WBUF_SIZE) {
+        if (wflush(w) != QS_OK) return QS_ERR;
+        w->pos += n;
+        return write_all(w, p, n, w->pos - n);
+    }
+    if (w->buf_len + n > WBUF_SIZE && wflush(w) != QS_OK) return QS_ERR;
+    memcpy(w->buf + w->buf_len, p, (size_t)n);
+    w->buf_len += (size_t)n;
+    w->pos += n;
+    return QS_OK;
+}
+
+static int wout_u32(gguf_writer *w, uint32_t v) { return wout(w, &v, 4); }
+static int wout_u64(gguf_writer *w, uint64_t v) { return wout(w, &v, 8); }
+
+static int wpad(gguf_writer *w) {
+    static const uint8_t zeros[256];
+    uint64_t n = align_up(w->pos, w->alignment) - w->pos;
+    while (n > 0) {
+        uint64_t k = n < sizeof zeros ? n : sizeof zeros;
+        if (wout(w, zeros, k) != QS_OK) return QS_ERR;
+        n -= k;
+    }
+    return QS_OK;
+}
+
+/* The directory part of path, for fsync after the rename. */
+static char *dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
 
 gguf_writer *gguf_writer_open(const char *path, uint32_t alignment, qs_error *err) {
-    if (alignment == 0) alignment = GGUF_DEFAULT_ALIGNMENT;
-    if (alignment & (alignment - 1)) {
-        qs_error_set(err, "%s: alignment %u is not a power of two", path, alignment);
+    if (!path || !*path) {
+        qs_error_set(err, "gguf writer: empty output path");
         return NULL;
+    }
+    if (alignment == 0) alignment = GGUF_DEFAULT_ALIGNMENT;
+    if (!is_pow2(alignment)) {
+        qs_error_set(err, "%s: alignment %" PRIu32 " is not a power of two", path, alignment);
+        return NULL;
+    }
+    mode_t mode = 0644;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            qs_error_set(err, "%s: is a directory", path);
+            return NULL;
+        }
+        mode = st.st_mode & 0777;
     }
     gguf_writer *w = calloc(1, sizeof *w);
     if (!w) {
         qs_error_set(err, "%s: out of memory", path);
         return NULL;
     }
+    w->fd = -1;
     w->alignment = alignment;
+    w->kix.seed = w->tix.seed = (uint64_t)(uintptr_t)w * 0x9e3779b97f4a7c15ull;
+    size_t n = strlen(path);
     w->path = strdup(path);
-    size_t n = strlen(path) + 16;
-    w->tmp = malloc(n);
-    if (!w->path || !w->tmp) {
+    w->tmp = malloc(n + 16);
+    w->buf = malloc(WBUF_SIZE);
+    if (!w->path || !w->tmp || !w->buf) {
         qs_error_set(err, "%s: out of memory", path);
-        gguf_writer_abort(w);
-        return NULL;
-    }
-    snprintf(w->tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(w->tmp);
-    if (fd < 0) {
-        qs_error_set(err, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
         free(w->tmp);
         w->tmp = NULL;
         gguf_writer_abort(w);
         return NULL;
     }
-    fchmod(fd, 0644);
-    w->fp = fdopen(fd, "wb");
-    if (!w->fp) {
-        close(fd);
-        qs_error_set(err, "%s: %s", path, strerror(errno));
+    snprintf(w->tmp, n + 16, "%s.tmp.XXXXXX", path);
+    w->fd = mkostemp(w->tmp, O_CLOEXEC);
+    if (w->fd < 0) {
+        qs_error_set(err, "%s: cannot create temporary file %s: %s", path, w->tmp, strerror(errno));
+        free(w->tmp);
+        w->tmp = NULL;
+        gguf_writer_abort(w);
+        return NULL;
+    }
+    if (fchmod(w->fd, mode) != 0) {
+        qs_error_set(err, "%s: cannot set the mode of %s: %s", path, w->tmp, strerror(errno));
         gguf_writer_abort(w);
         return NULL;
     }
     return w;
 }
 
-static int put_kv(gguf_writer *w, const char *key, gguf_vtype type, const void *val, size_t len) {
+const char *gguf_writer_error(const gguf_writer *w) { return w ? w->err : "no writer"; }
+
+/* Checks common to every metadata setter. */
+static int wcan_set(gguf_writer *w, const char *key) {
     if (w->failed) return QS_ERR;
-    if (w->started) return wfail(w, "metadata '%s' set after tensor data started", key);
-    if (!key[0]) return wfail(w, "empty metadata key");
-    uint8_t *enc = malloc(4 + len);
-    if (!enc) return wfail(w, "out of memory");
-    uint32_t t = (uint32_t)type;
-    memcpy(enc, &t, 4);
-    if (len) memcpy(enc + 4, val, len);
-    for (size_t i = 0; i < w->n_kv; i++) {
-        if (strcmp(w->kv[i].key, key) == 0) { /* replace in place: keeps the first position */
-            free(w->kv[i].enc);
-            w->kv[i].enc = enc;
-            w->kv[i].len = 4 + len;
-            return QS_OK;
-        }
-    }
-    if (w->n_kv == w->cap_kv) {
-        size_t cap = w->cap_kv ? 2 * w->cap_kv : 32;
-        wkv *nk = realloc(w->kv, cap * sizeof *nk);
-        if (!nk) {
-            free(enc);
-            return wfail(w, "out of memory");
-        }
-        w->kv = nk;
-        w->cap_kv = cap;
-    }
-    w->kv[w->n_kv] = (wkv){strdup(key), enc, 4 + len};
-    if (!w->kv[w->n_kv].key) {
-        free(enc);
-        return wfail(w, "out of memory");
-    }
-    w->n_kv++;
-    if (strcmp(key, "general.alignment") == 0) {
-        uint32_t a;
-        if (type != GGUF_VT_UINT32) return wfail(w, "general.alignment must be u32");
-        memcpy(&a, val, 4);
-        if (a == 0 || (a & (a - 1))) return wfail(w, "general.alignment %u is not a power of two", a);
-        w->alignment = a;
-    }
+    if (!key || !*key) return werr(w, "metadata key is empty");
+    if (w->started)
+        return werr(w, "key '%s' set after tensor data started; set all metadata before the "
+                       "first gguf_writer_write", key);
     return QS_OK;
 }
 
-int gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v) { return put_kv(w, key, GGUF_VT_UINT32, &v, 4); }
-int gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v) { return put_kv(w, key, GGUF_VT_INT32, &v, 4); }
-int gguf_writer_set_u64(gguf_writer *w, const char *key, uint64_t v) { return put_kv(w, key, GGUF_VT_UINT64, &v, 8); }
-int gguf_writer_set_f32(gguf_writer *w, const char *key, float v) { return put_kv(w, key, GGUF_VT_FLOAT32, &v, 4); }
+/* Stores an encoded value (type u32 + value) under key; replace decides what a duplicate does.
+ * Takes ownership of enc. */
+static int wset(gguf_writer *w, const char *key, uint64_t key_len, uint8_t *enc, uint64_t enc_len,
+                bool replace) {
+    char shown[96];
+    show_name(shown, sizeof shown, key, key_len);
+    int64_t i = name_index_find(&w->kix, key, key_len);
+    if (i >= 0 && !replace) {
+        free(enc);
+        return werr(w, "key '%s' is already set", shown);
+    }
+    if (key_len == 17 && memcmp(key, "general.alignment", 17) == 0) {
+        uint32_t t = load_u32(enc);
+        uint32_t v = enc_len == 8 ? load_u32(enc + 4) : 0;
+        if (t != GGUF_VT_UINT32 || !is_pow2(v)) {
+            free(enc);
+            return werr(w, "general.alignment must be a u32 power of two");
+        }
+        w->alignment = v;
+    }
+    if (i >= 0) {
+        free(w->kv[i].enc);
+        w->kv[i].enc = enc;
+        w->kv[i].enc_len = enc_len;
+        return QS_OK;
+    }
+    char *k = malloc((size_t)key_len + 1);
+    wkv *tab = k ? grow(w->kv, &w->cap_kv, w->n_kv + 1, INT64_MAX, sizeof *w->kv) : NULL;
+    if (!tab) {
+        free(k);
+        free(enc);
+        return werr(w, "out of memory");
+    }
+    w->kv = tab;
+    memcpy(k, key, (size_t)key_len);
+    k[key_len] = '\0';
+    if (name_index_add(&w->kix, k, key_len, w->n_kv) < -1) {
+        free(k);
+        free(enc);
+        return werr(w, "out of memory");
+    }
+    w->kv[w->n_kv++] = (wkv){k, key_len, enc, enc_len};
+    return QS_OK;
+}
+
+/* Type tag followed by n value bytes. */
+static uint8_t *enc_new(uint32_t type, const void *val, uint64_t n) {
+    if (n > SIZE_MAX - 4) return NULL;
+    uint8_t *e = malloc((size_t)n + 4);
+    if (!e) return NULL;
+    memcpy(e, &type, 4);
+    if (n) memcpy(e + 4, val, (size_t)n);
+    return e;
+}
+
+int gguf_writer_set_scalar(gguf_writer *w, const char *key, gguf_vtype type, const void *value) {
+    if (wcan_set(w, key) != QS_OK) return QS_ERR;
+    int es = gguf_vtype_size(type);
+    if (es == 0 || !value)
+        return werr(w, "key '%s': %s is not a fixed-size scalar type", key, gguf_vtype_name(type));
+    if (type == GGUF_VT_BOOL && *(const uint8_t *)value > 1)
+        return werr(w, "key '%s': bool value must be 0 or 1", key);
+    uint8_t *e = enc_new(type, value, (uint64_t)es);
+    if (!e) return werr(w, "out of memory");
+    return wset(w, key, strlen(key), e, 4 + (uint64_t)es, false);
+}
+
+int gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v) {
+    return gguf_writer_set_scalar(w, key, GGUF_VT_UINT32, &v);
+}
+int gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v) {
+    return gguf_writer_set_scalar(w, key, GGUF_VT_INT32, &v);
+}
+int gguf_writer_set_u64(gguf_writer *w, const char *key, uint64_t v) {
+    return gguf_writer_set_scalar(w, key, GGUF_VT_UINT64, &v);
+}
+int gguf_writer_set_f32(gguf_writer *w, const char *key, float v) {
+    return gguf_writer_set_scalar(w, key, GGUF_VT_FLOAT32, &v);
+}
 int gguf_writer_set_bool(gguf_writer *w, const char *key, bool v) {
     uint8_t b = v ? 1 : 0;
-    return put_kv(w, key, GGUF_VT_BOOL, &b, 1);
+    return gguf_writer_set_scalar(w, key, GGUF_VT_BOOL, &b);
+}
+
+int gguf_writer_set_strn(gguf_writer *w, const char *key, const char *v, uint64_t len) {
+    if (wcan_set(w, key) != QS_OK) return QS_ERR;
+    if (!v && len) return werr(w, "key '%s': NULL string", key);
+    if (len > SIZE_MAX - 12) return werr(w, "out of memory");
+    uint8_t *e = malloc((size_t)len + 12);
+    if (!e) return werr(w, "out of memory");
+    uint32_t t = GGUF_VT_STRING;
+    memcpy(e, &t, 4);
+    memcpy(e + 4, &len, 8);
+    if (len) memcpy(e + 12, v, (size_t)len);
+    return wset(w, key, strlen(key), e, len + 12, false);
 }
 
 int gguf_writer_set_str(gguf_writer *w, const char *key, const char *v) {
-    uint64_t n = strlen(v);
-    uint8_t *buf = malloc(8 + n);
-    if (!buf) return wfail(w, "out of memory");
-    memcpy(buf, &n, 8);
-    memcpy(buf + 8, v, n);
-    int rc = put_kv(w, key, GGUF_VT_STRING, buf, 8 + n);
-    free(buf);
-    return rc;
+    return gguf_writer_set_strn(w, key, v, v ? strlen(v) : 0);
 }
 
 int gguf_writer_set_arr(gguf_writer *w, const char *key, gguf_vtype type, const void *data, uint64_t count) {
+    if (wcan_set(w, key) != QS_OK) return QS_ERR;
     int es = gguf_vtype_size(type);
-    if (es == 0) return wfail(w, "array '%s': element type %s is not fixed-size", key, gguf_vtype_name(type));
-    size_t len = 12 + (size_t)count * (size_t)es;
-    uint8_t *buf = malloc(len);
-    if (!buf) return wfail(w, "out of memory");
-    uint32_t t = (uint32_t)type;
-    memcpy(buf, &t, 4);
-    memcpy(buf + 4, &count, 8);
-    if (count) memcpy(buf + 12, data, (size_t)count * (size_t)es);
-    int rc = put_kv(w, key, GGUF_VT_ARRAY, buf, len);
-    free(buf);
-    return rc;
+    if (es == 0)
+        return werr(w, "key '%s': set_arr takes fixed-size element types, not %s", key,
+                    gguf_vtype_name(type));
+    if (count && !data) return werr(w, "key '%s': NULL array data", key);
+    if (count > (SIZE_MAX - 16) / (uint64_t)es) return werr(w, "key '%s': array too large", key);
+    uint64_t n = count * (uint64_t)es;
+    if (type == GGUF_VT_BOOL)
+        for (uint64_t i = 0; i < count; i++)
+            if (((const uint8_t *)data)[i] > 1)
+                return werr(w, "key '%s': bool element %" PRIu64 " is not 0 or 1", key, i);
+    uint8_t *e = malloc((size_t)n + 16);
+    if (!e) return werr(w, "out of memory");
+    uint32_t t = GGUF_VT_ARRAY, et = (uint32_t)type;
+    memcpy(e, &t, 4);
+    memcpy(e + 4, &et, 4);
+    memcpy(e + 8, &count, 8);
+    if (n) memcpy(e + 16, data, (size_t)n);
+    return wset(w, key, strlen(key), e, n + 16, false);
 }
 
 int gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *strs, uint64_t count) {
-    size_t len = 12;
-    for (uint64_t i = 0; i < count; i++) len += 8 + strlen(strs[i]);
-    uint8_t *buf = malloc(len), *p;
-    if (!buf) return wfail(w, "out of memory");
-    uint32_t t = GGUF_VT_STRING;
-    memcpy(buf, &t, 4);
-    memcpy(buf + 4, &count, 8);
-    p = buf + 12;
+    if (wcan_set(w, key) != QS_OK) return QS_ERR;
+    if (count && !strs) return werr(w, "key '%s': NULL string array", key);
+    uint64_t n = 16;
     for (uint64_t i = 0; i < count; i++) {
-        uint64_t n = strlen(strs[i]);
-        memcpy(p, &n, 8);
-        memcpy(p + 8, strs[i], n);
-        p += 8 + n;
+        if (!strs[i]) return werr(w, "key '%s': string %" PRIu64 " is NULL", key, i);
+        n += 8 + strlen(strs[i]);
+        if (n > SIZE_MAX / 2) return werr(w, "key '%s': array too large", key);
     }
-    int rc = put_kv(w, key, GGUF_VT_ARRAY, buf, len);
-    free(buf);
-    return rc;
+    uint8_t *e = malloc((size_t)n);
+    if (!e) return werr(w, "out of memory");
+    uint32_t t = GGUF_VT_ARRAY, et = GGUF_VT_STRING;
+    memcpy(e, &t, 4);
+    memcpy(e + 4, &et, 4);
+    memcpy(e + 8, &count, 8);
+    size_t o = 16;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t len = strlen(strs[i]);
+        memcpy(e + o, &len, 8);
+        memcpy(e + o + 8, strs[i], (size_t)len);
+        o += 8 + (size_t)len;
+    }
+    return wset(w, key, strlen(key), e, n, false);
+}
+
+/* Validates an encoded value like the reader does, then stores it. */
+static int wset_raw(gguf_writer *w, const char *key, uint64_t key_len, gguf_vtype type,
+                    const void *enc, uint64_t nbytes, bool replace) {
+    char shown[96];
+    show_name(shown, sizeof shown, key, key_len);
+    if (key_len == 0) return werr(w, "metadata key is empty");
+    if (memchr(key, 0, (size_t)key_len)) return werr(w, "key '%s' contains a NUL byte", shown);
+    if (w->started)
+        return werr(w, "key '%s' set after tensor data started; set all metadata before the "
+                       "first gguf_writer_write", shown);
+    if (nbytes && !enc) return werr(w, "key '%s': NULL value", shown);
+    qs_error e;
+    char label[128];
+    snprintf(label, sizeof label, "value of key '%s'", shown);
+    rd r = {.b = nbytes ? enc : (const void *)"", .size = nbytes, .name = label, .err = &e};
+    uint32_t at;
+    uint64_t ac;
+    if ((unsigned)type >= GGUF_VT_COUNT)
+        return werr(w, "key '%s': value type %d is not a GGUF value type", shown, (int)type);
+    if (rd_value(&r, (uint32_t)type, &at, &ac) != QS_OK) return werr(w, "%s", e.msg);
+    if (r.pos != nbytes)
+        return werr(w, "%s: %" PRIu64 " bytes given, the value takes %" PRIu64, label, nbytes, r.pos);
+    uint8_t *copy = enc_new((uint32_t)type, enc, nbytes);
+    if (!copy) return werr(w, "out of memory");
+    return wset(w, key, key_len, copy, nbytes + 4, replace);
+}
+
+int gguf_writer_set_raw(gguf_writer *w, const char *key, gguf_vtype type, const void *enc, uint64_t nbytes) {
+    if (wcan_set(w, key) != QS_OK) return QS_ERR;
+    return wset_raw(w, key, strlen(key), type, enc, nbytes, false);
 }
 
 int gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv) {
-    char key[4096];
-    if (kv->key.len >= sizeof key) return wfail(w, "metadata key too long to copy");
-    memcpy(key, kv->key.ptr, kv->key.len);
-    key[kv->key.len] = 0;
-    if (kv->type != GGUF_VT_ARRAY) return put_kv(w, key, kv->type, kv->data, kv->data_bytes);
-    /* arrays: the stored data starts after the element type and count, which precede it */
-    return put_kv(w, key, GGUF_VT_ARRAY, kv->data - 12, kv->data_bytes + 12);
+    if (w->failed) return QS_ERR;
+    if (!kv || !kv->data) return werr(w, "copy_kv: no value");
+    const uint8_t *enc = kv->data;
+    uint64_t n = kv->data_bytes;
+    if (kv->type == GGUF_VT_ARRAY) { /* element type and count sit just before the elements */
+        enc -= MIN_ARRAY_BYTES;
+        n += MIN_ARRAY_BYTES;
+    }
+    return wset_raw(w, kv->key.ptr, kv->key.len, kv->type, enc, n, true);
 }
 
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne) {
     if (w->failed) return QS_ERR;
-    if (w->started) return wfail(w, "tensor '%s' declared after tensor data started", name);
-    size_t nl = strlen(name);
-    if (nl == 0 || nl >= GGUF_MAX_NAME) return wfail(w, "tensor name '%s' must be 1..%d bytes", name, GGUF_MAX_NAME - 1);
+    if (!name || !*name) return werr(w, "tensor name is empty");
+    uint64_t len = strlen(name);
+    char shown[96];
+    show_name(shown, sizeof shown, name, len);
+    if (w->started) return werr(w, "tensor '%s' declared after tensor data started", shown);
+    if (len > GGUF_MAX_TENSOR_NAME)
+        return werr(w, "tensor name '%s' is %" PRIu64 " bytes, at most %d allowed", shown, len,
+                    GGUF_MAX_TENSOR_NAME);
+    if (name_index_find(&w->tix, name, len) >= 0) return werr(w, "tensor '%s' is already declared", shown);
+    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS || !ne)
+        return werr(w, "tensor '%s' has %d dimensions, expected 1 to %d", shown, n_dims, GGUF_MAX_DIMS);
     const qs_type_traits *tr = qs_type_traits_get(type);
-    if (!tr) return wfail(w, "tensor '%s': unknown type id %d", name, type);
-    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS) return wfail(w, "tensor '%s': %d dimensions", name, n_dims);
-    for (size_t i = 0; i < w->n_t; i++)
-        if (strcmp(w->t[i].name, name) == 0) return wfail(w, "duplicate tensor name '%s'", name);
-    wtensor t = {.type = type, .n_dims = n_dims};
-    int64_t total = 1;
-    for (int d = 0; d < GGUF_MAX_DIMS; d++) {
-        t.ne[d] = d < n_dims ? ne[d] : 1;
-        if (t.ne[d] < 0 || __builtin_mul_overflow(total, t.ne[d], &total))
-            return wfail(w, "tensor '%s': bad dimensions", name);
+    if (!tr) return werr(w, "tensor '%s': type id %d is not a known ggml type", shown, type);
+    wtensor t = {.type = type, .n_dims = (uint32_t)n_dims};
+    int64_t n = 1;
+    for (int d = 0; d < GGUF_MAX_DIMS; d++) t.ne[d] = d < n_dims ? ne[d] : 1;
+    for (int d = 0; d < n_dims; d++) {
+        if (t.ne[d] < 1)
+            return werr(w, "tensor '%s': dimension %d is %" PRId64 ", expected >= 1", shown, d,
+                        t.ne[d]);
+        if (t.ne[d] > INT64_MAX / n) return werr(w, "tensor '%s': element count overflows int64", shown);
+        n *= t.ne[d];
     }
-    if (t.ne[0] % tr->blck_size)
-        return wfail(w, "tensor '%s': rows of %lld values cannot hold %s blocks of %d", name,
-                     (long long)t.ne[0], tr->name, tr->blck_size);
-    t.nbytes = (uint64_t)(total / tr->blck_size) * (uint64_t)tr->type_size;
-    if (w->n_t == w->cap_t) {
-        size_t cap = w->cap_t ? 2 * w->cap_t : 64;
-        wtensor *nt = realloc(w->t, cap * sizeof *nt);
-        if (!nt) return wfail(w, "out of memory");
-        w->t = nt;
-        w->cap_t = cap;
-    }
+    if (t.ne[0] % tr->blck_size != 0)
+        return werr(w, "tensor '%s': row length %" PRId64 " is not a multiple of %s's block size %d",
+                    shown, t.ne[0], tr->name, tr->blck_size);
+    uint64_t blocks = (uint64_t)(n / tr->blck_size);
+    if (blocks > UINT64_MAX / (uint64_t)tr->type_size)
+        return werr(w, "tensor '%s': byte size overflows", shown);
+    t.nbytes = blocks * (uint64_t)tr->type_size;
+    uint64_t padded = t.nbytes + (w->alignment - 1); /* checked against 64 bits at emission too */
+    if (padded < t.nbytes || w->data_total > UINT64_MAX - padded)
+        return werr(w, "tensor '%s': total tensor data exceeds 64-bit offsets", shown);
+    w->data_total += padded;
     t.name = strdup(name);
-    if (!t.name) return wfail(w, "out of memory");
+    t.name_len = len;
+    wtensor *tab = t.name ? grow(w->t, &w->cap_t, w->n_t + 1, INT64_MAX, sizeof *w->t) : NULL;
+    if (!tab || name_index_add(&w->tix, t.name, len, w->n_t) < -1) {
+        free(t.name);
+        return werr(w, "out of memory");
+    }
+    w->t = tab;
     w->t[w->n_t++] = t;
     return QS_OK;
 }
 
-static int wbytes(gguf_writer *w, const void *p, size_t n) {
-    if (n && fwrite(p, 1, n, w->fp) != n) return wfail(w, "write failed: %s", strerror(errno));
-    w->pos += n;
-    return QS_OK;
-}
-
-static int wpad(gguf_writer *w) {
-    static const uint8_t zeros[256];
-    uint64_t pad = (w->alignment - w->pos % w->alignment) % w->alignment;
-    while (pad) {
-        size_t k = pad < sizeof zeros ? (size_t)pad : sizeof zeros;
-        if (wbytes(w, zeros, k)) return QS_ERR;
-        pad -= k;
-    }
-    return QS_OK;
-}
-
-static int write_header(gguf_writer *w) {
-    uint32_t version = 3;
-    uint64_t nt = w->n_t, nk = w->n_kv;
-    if (wbytes(w, GGUF_MAGIC, 4) || wbytes(w, &version, 4) || wbytes(w, &nt, 8) || wbytes(w, &nk, 8)) return QS_ERR;
-    for (size_t i = 0; i < w->n_kv; i++) {
-        uint64_t kl = strlen(w->kv[i].key);
-        if (wbytes(w, &kl, 8) || wbytes(w, w->kv[i].key, kl) || wbytes(w, w->kv[i].enc, w->kv[i].len)) return QS_ERR;
+/* Header, metadata and tensor infos, then padding to the data section. */
+static int wstart(gguf_writer *w) {
+    if (w->alignment != GGUF_DEFAULT_ALIGNMENT &&
+        name_index_find(&w->kix, "general.alignment", 17) < 0) {
+        uint32_t a = w->alignment;
+        uint8_t *e = enc_new(GGUF_VT_UINT32, &a, 4);
+        if (!e || wset(w, "general.alignment", 17, e, 8, false) != QS_OK)
+            return werr(w, "out of memory");
     }
     uint64_t off = 0;
-    for (size_t i = 0; i < w->n_t; i++) {
-        wtensor *t = &w->t[i];
-        t->offset = off;
-        off += t->nbytes + (w->alignment - t->nbytes % w->alignment) % w->alignment;
-        uint64_t nl = strlen(t->name);
-        uint32_t nd = (uint32_t)t->n_dims, ty = (uint32_t)t->type;
-        if (wbytes(w, &nl, 8) || wbytes(w, t->name, nl) || wbytes(w, &nd, 4)) return QS_ERR;
-        for (int d = 0; d < t->n_dims; d++)
-            if (wbytes(w, &t->ne[d], 8)) return QS_ERR;
-        if (wbytes(w, &ty, 4) || wbytes(w, &t->offset, 8)) return QS_ERR;
+    for (int64_t i = 0; i < w->n_t; i++) {
+        w->t[i].offset = off;
+        off += align_up(w->t[i].nbytes, w->alignment);
     }
     w->started = true;
+    if (wout_u32(w, GGUF_MAGIC_LE) || wout_u32(w, 3) || wout_u64(w, (uint64_t)w->n_t) ||
+        wout_u64(w, (uint64_t)w->n_kv))
+        return QS_ERR;
+    for (int64_t i = 0; i < w->n_kv; i++) {
+        const wkv *k = &w->kv[i];
+        if (wout_u64(w, k->key_len) || wout(w, k->key, k->key_len) || wout(w, k->enc, k->enc_len))
+            return QS_ERR;
+    }
+    for (int64_t i = 0; i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        if (wout_u64(w, t->name_len) || wout(w, t->name, t->name_len) || wout_u32(w, t->n_dims))
+            return QS_ERR;
+        for (uint32_t d = 0; d < t->n_dims; d++)
+            if (wout_u64(w, (uint64_t)t->ne[d])) return QS_ERR;
+        if (wout_u32(w, (uint32_t)t->type) || wout_u64(w, t->offset)) return QS_ERR;
+    }
     return wpad(w);
 }
 
 int gguf_writer_write(gguf_writer *w, const void *data, uint64_t nbytes) {
     if (w->failed) return QS_ERR;
-    if (!w->started && write_header(w)) return QS_ERR;
-    const uint8_t *p = data;
-    while (nbytes > 0) {
-        while (w->cur < w->n_t && w->cur_done == w->t[w->cur].nbytes) { /* zero-size tensors */
-            w->cur++;
-            w->cur_done = 0;
-        }
-        if (w->cur >= w->n_t) return wfail(w, "more tensor data written than declared");
-        wtensor *t = &w->t[w->cur];
-        uint64_t k = t->nbytes - w->cur_done;
-        if (k > nbytes) k = nbytes;
-        if (wbytes(w, p, (size_t)k)) return QS_ERR;
-        p += k;
-        nbytes -= k;
-        w->cur_done += k;
-        if (w->cur_done == t->nbytes) {
-            if (wpad(w)) return QS_ERR;
-            w->cur++;
-            w->cur_done = 0;
-        }
+    if (!w->started && wstart(w) != QS_OK) return QS_ERR;
+    if (nbytes == 0) return QS_OK;
+    if (!data) return werr(w, "write: NULL data");
+    if (w->cur >= w->n_t)
+        return werr(w, "write of %" PRIu64 " bytes after all %" PRId64 " tensors were written",
+                    nbytes, w->n_t);
+    wtensor *t = &w->t[w->cur];
+    if (nbytes > t->nbytes - w->cur_done)
+        return werr(w, "tensor '%s': write of %" PRIu64 " bytes exceeds its declared size (%" PRIu64
+                    " of %" PRIu64 " bytes written)", t->name, nbytes, w->cur_done, t->nbytes);
+    if (wout(w, data, nbytes) != QS_OK) return QS_ERR;
+    w->cur_done += nbytes;
+    if (w->cur_done == t->nbytes) {
+        if (wpad(w) != QS_OK) return QS_ERR;
+        w->cur++;
+        w->cur_done = 0;
     }
     return QS_OK;
 }
 
 static void writer_free(gguf_writer *w) {
-    for (size_t i = 0; i < w->n_kv; i++) {
+    for (int64_t i = 0; i < w->n_kv; i++) {
         free(w->kv[i].key);
         free(w->kv[i].enc);
     }
-    for (size_t i = 0; i < w->n_t; i++) free(w->t[i].name);
+    for (int64_t i = 0; i < w->n_t; i++) free(w->t[i].name);
     free(w->kv);
     free(w->t);
+    name_index_free(&w->kix);
+    name_index_free(&w->tix);
+    free(w->buf);
     free(w->path);
-    free(w->tmp);
     free(w);
 }
 
 void gguf_writer_abort(gguf_writer *w) {
     if (!w) return;
-    if (w->fp) fclose(w->fp);
-    if (w->tmp) unlink(w->tmp);
+    remove_tmp(w);
     writer_free(w);
 }
 
 int gguf_writer_finish(gguf_writer *w, qs_error *err) {
-    if (!w->failed && !w->started) write_header(w);
-    while (!w->failed && w->cur < w->n_t && w->t[w->cur].nbytes == 0) w->cur++;
-    if (!w->failed && w->cur < w->n_t)
-        wfail(w, "tensor '%s' incomplete: %llu of %llu bytes written", w->t[w->cur].name,
-              (unsigned long long)w->cur_done, (unsigned long long)w->t[w->cur].nbytes);
-    if (!w->failed && (fflush(w->fp) != 0 || fsync(fileno(w->fp)) != 0))
-        wfail(w, "write failed: %s", strerror(errno));
-    if (!w->failed) {
-        int rc = fclose(w->fp);
-        w->fp = NULL;
-        if (rc != 0) wfail(w, "write failed: %s", strerror(errno));
+    if (!w) return qs_error_set(err, "gguf writer: no writer");
+    int rc = QS_OK;
+    if (!w->failed && !w->started && wstart(w) != QS_OK) rc = QS_ERR;
+    if (rc == QS_OK && !w->failed && w->cur < w->n_t) {
+        const wtensor *t = &w->t[w->cur];
+        rc = werr(w, "tensor '%s' (#%" PRId64 " of %" PRId64 ") is incomplete: %" PRIu64 " of %" PRIu64
+                  " bytes written; nothing was saved", t->name, w->cur, w->n_t, w->cur_done, t->nbytes);
     }
-    if (!w->failed && rename(w->tmp, w->path) != 0) wfail(w, "cannot rename into place: %s", strerror(errno));
-    if (w->failed) {
-        qs_error_set(err, "%s", w->err);
-        gguf_writer_abort(w);
-        return QS_ERR;
+    if (w->failed) rc = QS_ERR;
+    if (rc == QS_OK && wflush(w) != QS_OK) rc = QS_ERR;
+    if (rc == QS_OK && fsync(w->fd) != 0) rc = wfail_io(w, w->pos, "syncing", errno);
+    if (rc == QS_OK) {
+        int fd = w->fd;
+        w->fd = -1;
+        if (close(fd) != 0) rc = wfail_io(w, w->pos, "closing", errno);
     }
-    /* make the rename durable */
-    char *dir = strdup(w->path);
-    if (dir) {
-        int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
+    if (rc == QS_OK && rename(w->tmp, w->path) != 0)
+        rc = wfail_io(w, w->pos, "renaming", errno);
+    if (rc == QS_OK) {
+        free(w->tmp);
+        w->tmp = NULL; /* it is PATH now */
+        char *dir = dir_of(w->path);
+        int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        /* Some filesystems cannot sync a directory (EINVAL): the rename itself stands. */
+        if (dfd >= 0 && fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP)
+            rc = werr(w, "saved, but syncing directory %s failed: %s", dir, strerror(errno));
+        if (dfd >= 0) close(dfd);
         free(dir);
     }
-    free(w->tmp);
-    w->tmp = NULL;
+    if (rc != QS_OK) {
+        if (err) snprintf(err->msg, sizeof err->msg, "%s", w->err);
+        remove_tmp(w);
+    }
     writer_free(w);
-    return QS_OK;
+    return rc;
 }

@@ -1,5 +1,7 @@
 #include "qs_test_util.h"
 
+#include "qs_fp16.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,43 @@ void qs_test_llm_like(float *x, int64_t n, uint64_t seed) {
         if ((qs_test_rng(&s) & 63u) == 0) v *= 12.0f;
         x[i] = v;
     }
+}
+
+const char *const qs_test_data_names[QS_TEST_NDATA] = {"gaussian", "heavy", "llm-like"};
+
+void qs_test_dataset(int which, float *x, int64_t n) {
+    static const uint64_t seeds[QS_TEST_NDATA] = {0x5eed0001, 0x5eed0002, 0x5eed0003};
+    if (which == 0) qs_test_gaussian(x, n, seeds[0]);
+    else if (which == 1) qs_test_heavy(x, n, seeds[1]);
+    else qs_test_llm_like(x, n, seeds[2]);
+}
+
+void qs_test_random_blocks(uint8_t *buf, int nblocks, int block_size, const int *half_off, int n_half,
+                           uint64_t seed) {
+    uint64_t s = seed;
+    size_t nbytes = (size_t)nblocks * (size_t)block_size;
+    for (size_t i = 0; i < nbytes; i++) buf[i] = (uint8_t)(qs_test_rng(&s) >> 56);
+    for (int b = 0; b < nblocks; b++) {
+        for (int k = 0; k < n_half; k++) {
+            float v = 1e-3f + qs_test_uniform(&s) * 1.999f;
+            if (qs_test_rng(&s) & 1u) v = -v;
+            uint16_t h = qs_f32_to_fp16(v);
+            memcpy(buf + (size_t)b * (size_t)block_size + (size_t)half_off[k], &h, sizeof h);
+        }
+    }
+}
+
+uint64_t qs_test_hash_floats(const float *y, int64_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &y[i], 4);
+        for (int k = 0; k < 4; k++) {
+            h ^= (u >> (8 * k)) & 0xffu;
+            h *= 0x100000001b3ull;
+        }
+    }
+    return h;
 }
 
 double qs_test_rmse(const float *a, const float *b, int64_t n) {

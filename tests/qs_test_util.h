@@ -23,6 +23,20 @@ void qs_test_heavy(float *x, int64_t n, uint64_t seed);
 /* n values like LLM weights: N(0, 0.02^2) with 1 in 64 values multiplied by 12 (outliers). */
 void qs_test_llm_like(float *x, int64_t n, uint64_t seed);
 
+/* The three standard data sets of the format tests (0 Gaussian, 1 heavy-tailed, 2 LLM-like)
+ * with their fixed seeds; reference figures measured with ggml use exactly these. */
+enum { QS_TEST_NDATA = 3 };
+extern const char *const qs_test_data_names[QS_TEST_NDATA];
+void qs_test_dataset(int which, float *x, int64_t n);
+
+/* Random quantized blocks for dequantization checks: every byte random (splitmix64 from seed),
+ * then each fp16 field at the byte offsets half_off[0..n_half-1] of every block set to a sane
+ * finite value in +-[1e-3, 2]. */
+void qs_test_random_blocks(uint8_t *buf, int nblocks, int block_size, const int *half_off, int n_half,
+                           uint64_t seed);
+/* 64-bit FNV-1a over the bit patterns of n floats (little-endian bytes). */
+uint64_t qs_test_hash_floats(const float *y, int64_t n);
+
 /* Root-mean-square difference of two arrays. */
 double qs_test_rmse(const float *a, const float *b, int64_t n);
 

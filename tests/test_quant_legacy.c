@@ -89,31 +89,13 @@ enum { LT_NTYPES = sizeof lt_types / sizeof lt_types[0] };
 /* Random blocks: every byte from a splitmix64 stream, then each half field replaced by a sane
  * finite value, +-[1e-3, 2]. */
 static void lt_random_blocks(const legacy_type *t, uint8_t *buf, int nblocks, uint64_t seed) {
-    uint64_t s = seed;
-    size_t nbytes = (size_t)nblocks * (size_t)t->size;
-    for (size_t i = 0; i < nbytes; i++) buf[i] = (uint8_t)(qs_test_rng(&s) >> 56);
-    for (int b = 0; b < nblocks; b++) {
-        for (int k = 0; k < 3 && t->half_off[k] >= 0; k++) {
-            float v = 1e-3f + qs_test_uniform(&s) * 1.999f;
-            if (qs_test_rng(&s) & 1u) v = -v;
-            qs_fp16 h = qs_f32_to_fp16(v);
-            memcpy(buf + (size_t)b * (size_t)t->size + (size_t)t->half_off[k], &h, sizeof h);
-        }
-    }
+    int n_half = 0;
+    while (n_half < 3 && t->half_off[n_half] >= 0) n_half++;
+    qs_test_random_blocks(buf, nblocks, t->size, t->half_off, n_half, seed);
 }
 
 /* 64-bit FNV-1a over the bits of n floats, each as 4 little-endian bytes. */
-static uint64_t lt_hash_floats(const float *y, int64_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u = qs_f32_bits(y[i]);
-        for (int k = 0; k < 4; k++) {
-            h ^= (u >> (8 * k)) & 0xffu;
-            h *= 0x100000001b3ull;
-        }
-    }
-    return h;
-}
+static uint64_t lt_hash_floats(const float *y, int64_t n) { return qs_test_hash_floats(y, n); }
 
 static void lt_data(int which, float *x, int64_t n) {
     if (which == LT_GAUSS) qs_test_gaussian(x, n, lt_data_seeds[which]);

@@ -1,0 +1,126 @@
+#include "cli_util.h"
+
+#include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+
+const char *cli_fmt_bytes(uint64_t b, char *buf, size_t n) {
+    if (b < 1024) snprintf(buf, n, "%llu B", (unsigned long long)b);
+    else if (b < 1024ull * 1024) snprintf(buf, n, "%.1f KiB", (double)b / 1024.0);
+    else if (b < 1024ull * 1024 * 1024) snprintf(buf, n, "%.2f MiB", (double)b / (1024.0 * 1024.0));
+    else snprintf(buf, n, "%.2f GiB", (double)b / (1024.0 * 1024.0 * 1024.0));
+    return buf;
+}
+
+const char *cli_fmt_int(int64_t v, char *buf, size_t n) {
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%lld", (long long)(v < 0 ? -v : v));
+    size_t len = strlen(tmp), o = 0;
+    if (v < 0 && o + 1 < n) buf[o++] = '-';
+    for (size_t i = 0; i < len && o + 1 < n; i++) {
+        buf[o++] = tmp[i];
+        size_t left = len - i - 1;
+        if (left > 0 && left % 3 == 0 && o + 1 < n) buf[o++] = ',';
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+const char *cli_fmt_count(int64_t v, char *buf, size_t n) {
+    double d = (double)v;
+    if (v < 1000) snprintf(buf, n, "%lld", (long long)v);
+    else if (v < 1000000) snprintf(buf, n, "%.1f K", d / 1e3);
+    else if (v < 1000000000) snprintf(buf, n, "%.1f M", d / 1e6);
+    else snprintf(buf, n, "%.2f B", d / 1e9);
+    return buf;
+}
+
+int cli_parse_size(const char *s, uint64_t *out) {
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v >= 0) || isinf(v)) return -1;
+    while (*end == ' ') end++;
+    double mul = 1;
+    if (*end) {
+        static const struct { const char *u; double m; } units[] = {
+            {"b", 1},           {"k", 1024.0},       {"kb", 1024.0},      {"kib", 1024.0},
+            {"m", 1048576.0},   {"mb", 1048576.0},   {"mib", 1048576.0},  {"g", 1073741824.0},
+            {"gb", 1073741824.0}, {"gib", 1073741824.0}, {"t", 1099511627776.0},
+            {"tb", 1099511627776.0}, {"tib", 1099511627776.0},
+        };
+        size_t k;
+        for (k = 0; k < sizeof units / sizeof units[0]; k++)
+            if (strcasecmp(end, units[k].u) == 0) break;
+        if (k == sizeof units / sizeof units[0]) return -1;
+        mul = units[k].m;
+    } else if (strchr(s, '.')) {
+        return -1; /* fractional bytes */
+    }
+    double r = v * mul;
+    if (r >= 18446744073709549568.0) return -1;
+    *out = (uint64_t)llround(r);
+    return 0;
+}
+
+int cli_parse_int(const char *s, int64_t *out) {
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double *out) {
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || errno || isnan(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+void cli_json_print(json_t *v) {
+    json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    fputc('\n', stdout);
+    json_decref(v);
+}
+
+json_t *cli_json_real(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+bool cli_utf8(void) {
+    const char *cs = nl_langinfo(CODESET);
+    return cs && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "quantscope %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nRun 'quantscope %s --help' for usage.\n", cmd);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+int cli_fail(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "quantscope %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_FAIL;
+}
