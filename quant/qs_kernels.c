@@ -79,27 +79,25 @@ void qs_quantize_act_q8_K_scalar(const float *x, void *dst, int64_t n) {
 
 /* ================================================================ float dot products */
 
+/* (activation rows need no alignment: floats are read with memcpy) */
 float qs_vec_dot_f32_scalar(int64_t n, const void *w, const void *act) {
-    const uint8_t *x = w;
-    const float *a = act;
+    const uint8_t *x = w, *a = act;
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)qs_ld_f32(x + 4 * i) * a[i];
+    for (int64_t i = 0; i < n; i++) s += (double)qs_ld_f32(x + 4 * i) * qs_ld_f32(a + 4 * i);
     return (float)s;
 }
 
 float qs_vec_dot_f16_scalar(int64_t n, const void *w, const void *act) {
-    const uint8_t *x = w;
-    const float *a = act;
+    const uint8_t *x = w, *a = act;
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)qs_ld_f16(x + 2 * i) * a[i];
+    for (int64_t i = 0; i < n; i++) s += (double)qs_ld_f16(x + 2 * i) * qs_ld_f32(a + 4 * i);
     return (float)s;
 }
 
 float qs_vec_dot_bf16_scalar(int64_t n, const void *w, const void *act) {
-    const uint8_t *x = w;
-    const float *a = act;
+    const uint8_t *x = w, *a = act;
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)qs_bf16_to_f32(qs_ld_u16(x + 2 * i)) * a[i];
+    for (int64_t i = 0; i < n; i++) s += (double)qs_bf16_to_f32(qs_ld_u16(x + 2 * i)) * qs_ld_f32(a + 4 * i);
     return (float)s;
 }
 

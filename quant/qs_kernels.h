@@ -57,15 +57,22 @@
  * Dequantization (to_float) is bit-exact with ggml in every level: SIMD code repeats ggml's
  * float operations in the same order (never fused into FMA).
  *
- * Performance notes (x86-64):
- *   - gemv is the memory-bound decode path: it walks 4 weight rows at a time against one
- *     activation row, so the activation is loaded, rearranged and its per-block sums and scales
- *     computed once per 4 rows; AVX-512 uses VNNI vpdpbusd (unsigned weight quants x signed
- *     activation quants, the weight offset folded in through the activation block sums).
- *   - gemm is for prompt processing (several activation rows). It currently walks panels of
- *     rows that stay in cache and runs the gemv kernels per activation row on them, so weights
- *     are read from memory once per call, not once per activation row.
- *   - vec_dot is one row; prefer gemv for more than a couple of rows.
+ * Performance notes (x86-64; measured on a 2-core Zen 5 VM, see bench/bench_kernels.c):
+ *   - gemv is the memory-bound decode path. It walks the weight rows one after the other, so
+ *     the weights are one sequential stream (interleaving several rows halved the DRAM
+ *     throughput there). Per-call work that does not depend on the row is done once:
+ *     AVX-512 32-value block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) read each weight row
+ *     as raw 64-byte chunks, each loaded once, and run vpdpbusd on the raw bytes against an
+ *     activation arranged once per call to the same byte positions (zero under the scales),
+ *     with each int32 lane scaled by its block's scale picked out by vpermt2w. K-quants use
+ *     vpmaddubsw + vpdpwssd with vectorised scale unpacking; float types convert in registers.
+ *     No gathers (they cost ~20 cycles on that CPU).
+ *   - gemm is for prompt processing (several activation rows). It walks panels of weight rows
+ *     that stay in L2 (512 KiB) and takes 4 activation rows per pass, decoding each weight
+ *     block once for the 4 of them.
+ *   - vec_dot is gemv of one row. gemv, gemm and vec_dot of one level give bit-identical
+ *     results for a row (same per-row arithmetic; partial sums reduced at fixed positions).
+ *   - Threads come from the caller: split the rows of a gemv/gemm between threads.
  * --------------------------------------------------------------------------------------------- */
 #ifndef QS_KERNELS_H
 #define QS_KERNELS_H

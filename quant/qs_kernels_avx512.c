@@ -16,15 +16,11 @@
 
 #define AI static inline __attribute__((always_inline))
 
+#define KMAX_C 4 /* activation rows per pass in gemm */
+
 /* ================================================================ small helpers */
 
 AI __m512i zero512(void) { return _mm512_setzero_si512(); }
-
-/* 16 fp16 values at base + idx[i] (byte offsets), lanes outside `valid` are 0. */
-AI __m512 gather_f16(const uint8_t *base, __m512i idx, __mmask16 valid) {
-    __m512i v = _mm512_mask_i32gather_epi32(zero512(), valid, idx, base, 1);
-    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
-}
 
 /* ================================================================ activation quantizers */
 
@@ -105,39 +101,47 @@ AI __m512 load_w16(const int ft, const uint8_t *p, __mmask16 m, const bool full)
     }
 }
 
-AI void float_rows(const int ft, const int R, int64_t n, const uint8_t *w, size_t ws, const float *a,
-                   float *y) {
+/* One weight row against C activation rows; 4 accumulators per column (the values i with
+ * (i / 16) % 4 == k go to accumulator k), summed ((a0 + a1) + (a2 + a3)) at the end. */
+AI void float_cols(const int ft, const int C, int64_t n, const uint8_t *w, const uint8_t *act, size_t as,
+                   float *y, size_t ys) {
     const int es = ft == FT_F32 ? 4 : 2;
-    __m512 acc0[4], acc1[4];
-    for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
+    __m512 acc[4][4];
+    for (int c = 0; c < C; c++)
+        for (int k = 0; k < 4; k++) acc[c][k] = _mm512_setzero_ps();
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        const __m512 a0 = _mm512_loadu_ps(a + i), a1 = _mm512_loadu_ps(a + i + 16);
-        for (int r = 0; r < R; r++) {
-            const uint8_t *p = w + (size_t)r * ws + (size_t)i * es;
-            acc0[r] = _mm512_fmadd_ps(load_w16(ft, p, 0, true), a0, acc0[r]);
-            acc1[r] = _mm512_fmadd_ps(load_w16(ft, p + 16 * es, 0, true), a1, acc1[r]);
+    for (; i + 64 <= n; i += 64) {
+        __m512 wv[4];
+        for (int k = 0; k < 4; k++) wv[k] = load_w16(ft, w + (size_t)(i + 16 * k) * es, 0, true);
+        for (int c = 0; c < C; c++) {
+            const float *a = (const float *)(act + (size_t)c * as) + i;
+            for (int k = 0; k < 4; k++) acc[c][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(a + 16 * k), acc[c][k]);
         }
     }
-    for (int half = 0; half < 2 && i < n; half++, i += 16) {
+    for (int k = 0; i < n; k++, i += 16) {
         const int64_t left = n - i;
         const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-        const __m512 av = _mm512_maskz_loadu_ps(m, a + i);
-        for (int r = 0; r < R; r++) {
-            const __m512 wv = load_w16(ft, w + (size_t)r * ws + (size_t)i * es, m, false);
-            if (half == 0) acc0[r] = _mm512_fmadd_ps(wv, av, acc0[r]);
-            else acc1[r] = _mm512_fmadd_ps(wv, av, acc1[r]);
-        }
+        const __m512 wv = load_w16(ft, w + (size_t)i * es, m, false);
+        for (int c = 0; c < C; c++)
+            acc[c][k] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, (const float *)(act + (size_t)c * as) + i), acc[c][k]);
     }
-    for (int r = 0; r < R; r++) y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+    for (int c = 0; c < C; c++)
+        y[(size_t)c * ys] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[c][0], acc[c][1]), _mm512_add_ps(acc[c][2], acc[c][3])));
 }
 
 /* ================================================================ 32-value block types
- * A group is 16 blocks, handled as 4 quads of 4 blocks. A quad of weights becomes two byte
- * vectors: lo = values 0..15 of the 4 blocks (one block per 128-bit lane), hi = values
- * 16..31; the activation quad is arranged the same way. vpdpbusd leaves each block's sum in
- * the 4 int32 of its lane; a transpose-add over the 4 quads puts the 16 block sums in one
- * vector, which is scaled by the 16 (d_w * d_a) and accumulated in float. */
+ * Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL: the weight row is walked as raw 64-byte chunks, each
+ * loaded once (sequential, aligned when the row is): DRAM streams best that way. vpdpbusd runs
+ * on the raw bytes (nibbles split, IQ4_NL looked up, Q8_0 made unsigned) against an activation
+ * arranged to the same byte positions, with zeros under the scale / qh bytes. Blocks are 18..34
+ * bytes, so a 4-byte int32 lane never holds quants of two blocks (when a lane straddles a block
+ * start, the new block contributes only its scale bytes). Each lane is then scaled by its
+ * block's d_w (picked out of this and the previous chunk with vpermt2w) times d_a.
+ *
+ * The arranged activation does not depend on the row: it is built once per call ("prepared"),
+ * for 64 chunks (4 KiB of a weight row) at a time on the stack, with per lane: the block's d_a,
+ * the offset sum -K * sum(a) (weights are used as unsigned u = value + K), the vpermt2w word
+ * index of the block's d_w, and for Q4_1 / Q5_1 the block's s_a on one lane per block. */
 
 enum { B_Q4_0, B_Q4_1, B_Q5_0, B_Q5_1, B_Q8_0, B_IQ4_NL };
 
@@ -153,7 +157,7 @@ AI int b_size(const int t) {
 AI int b_qs(const int t) { return t == B_Q4_1 ? 4 : t == B_Q5_0 ? 6 : t == B_Q5_1 ? 8 : 2; }
 AI int b_qh(const int t) { return t == B_Q5_0 ? 2 : 4; }
 AI bool b_has_min(const int t) { return t == B_Q4_1 || t == B_Q5_1; }
-/* weight quants are stored as unsigned u = value + K */
+AI bool b_five(const int t) { return t == B_Q5_0 || t == B_Q5_1; }
 AI int b_offset(const int t) {
     switch (t) {
     case B_Q4_0: return 8;
@@ -166,127 +170,202 @@ AI int b_offset(const int t) {
 AI int a_size(const int t) { return b_has_min(t) ? 36 : 34; }
 AI int a_qs(const int t) { return b_has_min(t) ? 4 : 2; }
 
-/* 4 x 16 bytes from p, p + s, p + 2s, p + 3s; only the first cnt when !full (rest 0). */
-AI __m512i load_quad(const uint8_t *p, size_t s, const bool full, int cnt) {
-    if (full) {
-        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p));
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + s)), 1);
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 2 * s)), 2);
-        return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 3 * s)), 3);
-    }
-    __m512i v = zero512();
-    if (cnt > 0) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p), 0);
-    if (cnt > 1) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + s)), 1);
-    if (cnt > 2) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 2 * s)), 2);
-    if (cnt > 3) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 3 * s)), 3);
-    return v;
-}
+#define B_RANGE_CHUNKS 64 /* chunks prepared at a time */
 
-/* The weight quad at p (first block), as unsigned lo / hi byte vectors. */
-AI void b_decode_quad(const int t, const uint8_t *p, const bool full, int cnt, __m512i *lo,
-                      __m512i *hi) {
-    const size_t bs = (size_t)b_size(t);
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    if (t == B_Q8_0) {
-        const __m512i x80 = _mm512_set1_epi8((char)0x80);
-        *lo = _mm512_xor_si512(load_quad(p + 2, bs, full, cnt), x80);
-        *hi = _mm512_xor_si512(load_quad(p + 18, bs, full, cnt), x80);
-        return;
-    }
-    const __m512i q = load_quad(p + b_qs(t), bs, full, cnt);
-    __m512i l = _mm512_and_si512(q, m4), h = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-    if (t == B_IQ4_NL) {
-        const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(
-            1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166,
-            (char)181, (char)197, (char)217, (char)241)); /* qs_iq4nl_values + 128 */
-        l = _mm512_shuffle_epi8(lut, l);
-        h = _mm512_shuffle_epi8(lut, h);
-    }
-    if (t == B_Q5_0 || t == B_Q5_1) {
-        uint64_t ml = 0, mh = 0;
-        for (int j = 0; j < 4; j++) {
-            if (!full && j >= cnt) break;
-            const uint32_t qh = qs_ld_u32(p + (size_t)j * bs + b_qh(t));
-            ml |= (uint64_t)(qh & 0xFFFFu) << (16 * j);
-            mh |= (uint64_t)(qh >> 16) << (16 * j);
-        }
-        const __m512i b4 = _mm512_set1_epi8(0x10);
-        l = _mm512_mask_add_epi8(l, ml, l, b4); /* bit 4 is clear: add == or */
-        h = _mm512_mask_add_epi8(h, mh, h, b4);
-    }
-    *lo = l;
-    *hi = h;
-}
+typedef struct {
+    __m512i alo, ahi; /* activation bytes under the low / high nibble (Q8_0: alo only) */
+    __m512i base;     /* -K * sum of the lane's activation bytes */
+    __m512i idx;      /* word l: vpermt2w index of lane l's d_w in (previous, this) chunk */
+    __m512 da, sa;    /* lane's d_a; s_a on the first lane of each block (Q4_1, Q5_1) */
+    int32_t blk;      /* first block whose quants overlap the chunk (Q5 fifth bits) */
+} b_chunk;
 
-/* The transpose-add: 4 quads of per-lane block sums -> lane 4L + q holds block 4q + L. */
-AI __m512i pair_add(__m512i d0, __m512i d1) {
-    return _mm512_add_epi32(_mm512_unpacklo_epi32(d0, d1), _mm512_unpackhi_epi32(d0, d1));
-}
-AI __m512i quad_add(__m512i s01, __m512i s23) {
-    return _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
-}
-
-/* One group of up to 16 blocks starting at block g for R rows. */
-AI void b_group(const int t, const int R, const bool full, int cnt, const uint8_t *w, size_t ws,
-                const uint8_t *act, __m512 acc[4]) {
-    const int bs = b_size(t), as = a_size(t), K = b_offset(t);
-    __m512i s[4][2];
-    for (int p = 0; p < 2; p++) {
-        __m512i d[4][2];
-        for (int qq = 0; qq < 2; qq++) {
-            const int q = 2 * p + qq;
-            const int qcnt = full ? 4 : cnt - 4 * q;
-            if (!full && qcnt <= 0) {
-                for (int r = 0; r < R; r++) d[r][qq] = zero512();
+/* Prepares chunks [c0, c0 + nc) of a row of nb blocks. */
+static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int nc, b_chunk *ch) {
+    const int bs = b_size(t), as = a_size(t), qo = b_qs(t), K = b_offset(t);
+    const int64_t rowb = nb * bs, p0 = 64 * c0, p1 = p0 + 64 * (int64_t)nc;
+    /* activation bytes at the byte positions of the weight quants (zero elsewhere) */
+    _Alignas(64) uint8_t lo[64 * B_RANGE_CHUNKS], hi[64 * B_RANGE_CHUNKS];
+    memset(lo, 0, (size_t)(64 * nc));
+    if (t != B_Q8_0) memset(hi, 0, (size_t)(64 * nc));
+    const int nq = t == B_Q8_0 ? 32 : 16; /* quant bytes per block */
+    for (int64_t b = p0 / bs; b < nb && b * bs + qo < p1; b++) {
+        const uint8_t *aq = act + (size_t)b * (size_t)as + a_qs(t);
+        const int64_t start = b * bs + qo - p0; /* may be < 0 for the first block */
+        const int64_t j0 = start < 0 ? -start : 0, j1 = start + nq > p1 - p0 ? p1 - p0 - start : nq;
+        if (j1 <= j0) continue;
+        memcpy(lo + start + j0, aq + j0, (size_t)(j1 - j0));
+        if (t != B_Q8_0) memcpy(hi + start + j0, aq + 16 + j0, (size_t)(j1 - j0));
+    }
+    const __m512i kv = _mm512_set1_epi8((char)K);
+    int64_t b = p0 / bs; /* block of the current lane */
+    for (int c = 0; c < nc; c++) {
+        const int64_t q0 = p0 + 64 * c;
+        const __m512i alo = _mm512_load_si512(lo + 64 * c);
+        const __m512i ahi = t == B_Q8_0 ? zero512() : _mm512_load_si512(hi + 64 * c);
+        ch[c].alo = alo;
+        ch[c].ahi = ahi;
+        ch[c].base = K ? _mm512_sub_epi32(zero512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero512(), kv, alo), kv, ahi))
+                       : zero512();
+        _Alignas(64) int16_t idx[32] = {0};
+        _Alignas(64) float da[16], sa[16];
+        for (int l = 0; l < 16; l++) {
+            const int64_t pos = q0 + 4 * l;
+            if (pos >= rowb) { /* past the row: a word the masked load left 0 */
+                idx[l] = (int16_t)(32 + 2 * l);
+                da[l] = sa[l] = 0.0f;
                 continue;
             }
-            const uint8_t *ap = act + (size_t)(4 * q) * (size_t)as;
-            const __m512i alo = load_quad(ap + a_qs(t), (size_t)as, full, qcnt);
-            const __m512i ahi = load_quad(ap + a_qs(t) + 16, (size_t)as, full, qcnt);
-            __m512i base = zero512();
-            if (K) {
-                const __m512i k = _mm512_set1_epi8((char)K);
-                base = _mm512_sub_epi32(zero512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero512(), k, alo), k, ahi));
-            }
-            for (int r = 0; r < R; r++) {
-                __m512i lo, hi;
-                b_decode_quad(t, w + (size_t)r * ws + (size_t)(4 * q) * (size_t)bs, full, qcnt, &lo, &hi);
-                d[r][qq] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(base, lo, alo), hi, ahi);
-            }
+            while (pos >= (b + 1) * bs) b++;
+            idx[l] = (int16_t)((b * bs - (q0 - 64)) / 2);
+            const uint8_t *ab = act + (size_t)b * (size_t)as;
+            da[l] = _cvtsh_ss(qs_ld_u16(ab));
+            /* the first lane that belongs to block b carries its s_a */
+            sa[l] = b_has_min(t) && pos - 4 < b * bs ? _cvtsh_ss(qs_ld_u16(ab + 2)) : 0.0f;
         }
-        for (int r = 0; r < R; r++) s[r][p] = pair_add(d[r][0], d[r][1]);
-    }
-    /* lane i = 4L + q <-> block 4q + L */
-    const __m512i lane_blk = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    const __mmask16 valid = full ? (__mmask16)0xFFFF
-                                 : _mm512_cmplt_epi32_mask(lane_blk, _mm512_set1_epi32(cnt));
-    const __m512i aidx = _mm512_mullo_epi32(lane_blk, _mm512_set1_epi32(as));
-    const __m512 da = gather_f16(act, aidx, valid);
-    const __m512 sa = b_has_min(t) ? gather_f16(act + 2, aidx, valid) : _mm512_setzero_ps();
-    const __m512i widx = _mm512_mullo_epi32(lane_blk, _mm512_set1_epi32(bs));
-    for (int r = 0; r < R; r++) {
-        const uint8_t *wr = w + (size_t)r * ws;
-        const __m512i tsum = quad_add(s[r][0], s[r][1]);
-        const __m512 dd = _mm512_mul_ps(gather_f16(wr, widx, valid), da);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tsum), dd, acc[r]);
-        if (b_has_min(t)) acc[r] = _mm512_fmadd_ps(gather_f16(wr + 2, widx, valid), sa, acc[r]);
+        ch[c].idx = _mm512_load_si512(idx);
+        ch[c].da = _mm512_load_ps(da);
+        ch[c].sa = _mm512_load_ps(sa);
+        ch[c].blk = (int32_t)(q0 - qo - 16 >= 0 ? (q0 - qo - 16) / bs + 1 : 0); /* quants end past q0 */
     }
 }
 
-AI void b_rows(const int t, const int R, int64_t n, const uint8_t *w, size_t ws, const uint8_t *act,
+/* Q5 fifth bits for the chunk at byte p0 of the row (b0: first block whose quants overlap it):
+ * bit p of *ml / *mh is the high bit of the low / high nibble quant at byte p. At most 4
+ * blocks of 22 or 24 bytes overlap a chunk. */
+AI void b_fifth_bits(const int t, const uint8_t *w, int64_t nb, int64_t p0, int64_t b0, uint64_t *ml,
+                     uint64_t *mh) {
+    const int bs = b_size(t), qo = b_qs(t);
+    uint64_t lo = 0, hi = 0;
+    for (int k = 0; k < 4; k++) {
+        const int64_t b = b0 + k;
+        const int64_t sh = b * bs + qo - p0; /* chunk bit of the block's first quant byte */
+        if (b >= nb || sh >= 64) break;
+        const uint32_t qh = qs_ld_u32(w + b * bs + b_qh(t));
+        const uint64_t fl = qh & 0xFFFFu, fh = qh >> 16;
+        lo |= sh >= 0 ? fl << sh : fl >> -sh;
+        hi |= sh >= 0 ? fh << sh : fh >> -sh;
+    }
+    *ml = lo;
+    *mh = hi;
+}
+
+/* One chunk j: decode once, accumulate into acc[c] for every column. */
+AI void b_chunk_step(const int t, const int C, const uint8_t *w, int64_t nb, int64_t rowb, int64_t c0, int j,
+                     b_chunk *const *ch, __m512i *prev, __m512 *acc) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const int64_t p0 = 64 * (c0 + j), rem = rowb - p0;
+    const __m512i v = rem >= 64 ? _mm512_loadu_si512(w + p0)
+                                : _mm512_maskz_loadu_epi8(((__mmask64)1 << rem) - 1, w + p0);
+    __m512i lo, hi = zero512();
+    if (t == B_Q8_0) {
+        lo = _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+    } else {
+        lo = _mm512_and_si512(v, m4);
+        hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        if (t == B_IQ4_NL) {
+            const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(
+                1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
+                (char)197, (char)217, (char)241)); /* qs_iq4nl_values + 128 */
+            lo = _mm512_shuffle_epi8(lut, lo);
+            hi = _mm512_shuffle_epi8(lut, hi);
+        }
+        if (b_five(t)) {
+            uint64_t ml, mh;
+            b_fifth_bits(t, w, nb, p0, ch[0][j].blk, &ml, &mh);
+            const __m512i b4 = _mm512_set1_epi8(0x10);
+            lo = _mm512_mask_add_epi8(lo, ml, lo, b4); /* bit 4 is clear: add == or */
+            hi = _mm512_mask_add_epi8(hi, mh, hi, b4);
+        }
+    }
+    const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(*prev, ch[0][j].idx, v)));
+    __m512 mw = _mm512_setzero_ps();
+    if (b_has_min(t))
+        mw = _mm512_cvtph_ps(_mm512_castsi512_si256(
+            _mm512_permutex2var_epi16(*prev, _mm512_add_epi16(ch[0][j].idx, _mm512_set1_epi16(1)), v)));
+    for (int c = 0; c < C; c++) {
+        const b_chunk *k = &ch[c][j];
+        __m512i s = _mm512_dpbusd_epi32(k->base, lo, k->alo);
+        if (t != B_Q8_0) s = _mm512_dpbusd_epi32(s, hi, k->ahi);
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, k->da), acc[c]);
+        if (b_has_min(t)) acc[c] = _mm512_fmadd_ps(mw, k->sa, acc[c]);
+    }
+    *prev = v;
+}
+
+/* One weight row over prepared chunks [c0, c0 + nc) (a whole number of granules, or the row's
+ * end) against C activation rows (ch[c] prepared for activation row c). Even chunks go to one
+ * accumulator, odd ones to another; the partial sums are reduced every B_GRANULE chunks (at
+ * fixed positions of the row) and added to y[c * ys] in order, so the result does not depend
+ * on how many chunks were prepared at a time. */
+#define B_GRANULE 16
+
+AI void b_cols_range(const int t, const int C, const uint8_t *w, int64_t nb, int64_t c0, int nc,
+                     b_chunk *const *ch, float *y, size_t ys) {
+    const int64_t rowb = nb * b_size(t);
+    __m512i prev = c0 > 0 ? _mm512_loadu_si512(w + 64 * (c0 - 1)) : zero512();
+    for (int g = 0; g < nc; g += B_GRANULE) {
+        const int ge = g + B_GRANULE < nc ? g + B_GRANULE : nc;
+        __m512 acc0[KMAX_C], acc1[KMAX_C];
+        for (int c = 0; c < C; c++) acc0[c] = acc1[c] = _mm512_setzero_ps();
+        int j = g;
+        for (; j + 1 < ge; j += 2) {
+            b_chunk_step(t, C, w, nb, rowb, c0, j, ch, &prev, acc0);
+            b_chunk_step(t, C, w, nb, rowb, c0, j + 1, ch, &prev, acc1);
+        }
+        if (j < ge) b_chunk_step(t, C, w, nb, rowb, c0, j, ch, &prev, acc0);
+        for (int c = 0; c < C; c++) {
+            const float part = _mm512_reduce_add_ps(_mm512_add_ps(acc0[c], acc1[c]));
+            y[(size_t)c * ys] = c0 + g == 0 ? part : y[(size_t)c * ys] + part;
+        }
+    }
+}
+
+AI void b_gemv(const int t, int64_t n, int64_t nrows, const uint8_t *w, size_t ws, const uint8_t *act,
                float *y) {
-    const int64_t nb = n / 32;
-    const size_t gw = 16 * (size_t)b_size(t), ga = 16 * (size_t)a_size(t);
-    __m512 acc[4];
-    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
-    int64_t g = 0;
-    for (; g + 16 <= nb; g += 16) b_group(t, R, true, 16, w + (size_t)(g / 16) * gw, ws, act + (size_t)(g / 16) * ga, acc);
-    if (g < nb) b_group(t, R, false, (int)(nb - g), w + (size_t)(g / 16) * gw, ws, act + (size_t)(g / 16) * ga, acc);
-    for (int r = 0; r < R; r++) y[r] = _mm512_reduce_add_ps(acc[r]);
+    _Alignas(64) b_chunk ch[B_RANGE_CHUNKS];
+    b_chunk *const chp[1] = {ch};
+    const int64_t nb = n / 32, nchunks = (nb * b_size(t) + 63) / 64;
+    for (int64_t c0 = 0; c0 < nchunks; c0 += B_RANGE_CHUNKS) {
+        const int nc = nchunks - c0 < B_RANGE_CHUNKS ? (int)(nchunks - c0) : B_RANGE_CHUNKS;
+        b_prep(t, act, nb, c0, nc, ch);
+        for (int64_t r = 0; r < nrows; r++) b_cols_range(t, 1, w + (size_t)r * ws, nb, c0, nc, chp, y + r, 0);
+    }
+}
+
+/* gemm: panels of rows that stay in L2; per panel, KMAX_C activation rows at a time, prepared
+ * one granule at a time (KMAX_C granules of prepared activation fit L1). */
+AI void b_gemm(const int t, int64_t n, int64_t nrows, int64_t ncols, const uint8_t *w, size_t ws,
+               const uint8_t *act, size_t as, float *y, size_t ys) {
+    _Alignas(64) b_chunk ch[KMAX_C][B_GRANULE];
+    b_chunk *const chp[KMAX_C] = {ch[0], ch[1], ch[2], ch[3]};
+    const int64_t nb = n / 32, nchunks = (nb * b_size(t) + 63) / 64;
+    const int64_t panel = qs_gemm_panel_rows(ws);
+    for (int64_t r0 = 0; r0 < nrows; r0 += panel) {
+        const int64_t r1 = r0 + panel < nrows ? r0 + panel : nrows;
+        for (int64_t c = 0; c < ncols;) {
+            const int C = ncols - c >= KMAX_C ? KMAX_C : 1;
+            for (int64_t c0 = 0; c0 < nchunks; c0 += B_GRANULE) {
+                const int nc = nchunks - c0 < B_GRANULE ? (int)(nchunks - c0) : B_GRANULE;
+                for (int k = 0; k < C; k++) b_prep(t, act + (size_t)(c + k) * as, nb, c0, nc, ch[k]);
+                for (int64_t r = r0; r < r1; r++) {
+                    float *yr = y + (size_t)c * ys + r;
+                    if (C == KMAX_C) b_cols_range(t, KMAX_C, w + (size_t)r * ws, nb, c0, nc, chp, yr, ys);
+                    else b_cols_range(t, 1, w + (size_t)r * ws, nb, c0, nc, chp, yr, ys);
+                }
+            }
+            c += C;
+        }
+    }
 }
 
 /* ================================================================ K-quants
- * Activation: Q8_K (float d at 0, qs at 4, bsums at 260). */
+ * Q2_K .. Q6_K and IQ4_XS against Q8_K activations (float d at 0, qs at 4, bsums at 260).
+ * One weight row at a time against C activation rows (C = 1 in gemv: rows stream one after the
+ * other, which DRAM prefers; C > 1 in gemm: the weight block is decoded once for C columns).
+ * Per block, sub-block sums are scaled in integers (vpmaddubsw: unsigned quants x activation
+ * bytes -> int16 pairs; vpdpwssd: x scale -> int32), offsets and minimums come from the
+ * activation bsums, then the block's float scales are applied once. */
 
 #define Q8K_QS 4
 #define Q8K_BS 260
@@ -294,18 +373,47 @@ AI void b_rows(const int t, const int R, int64_t n, const uint8_t *w, size_t ws,
 AI __m512i k_act(const uint8_t *a, int j) { return _mm512_loadu_si512(a + Q8K_QS + 64 * j); }
 AI float k_act_d(const uint8_t *a) { return qs_ld_f32(a); }
 AI float f16s(const uint8_t *p) { return _cvtsh_ss(qs_ld_u16(p)); }
+AI __m256i k_bsums(const uint8_t *a) { return _mm256_loadu_si256((const __m256i *)(a + Q8K_BS)); }
 
-/* Q4_K / Q5_K scales: 16 bytes, 8 scales then 8 minimums. */
+AI float hsum256(__m256 m) {
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+    return _mm_cvtss_f32(s4);
+}
+
+/* Q4_K / Q5_K: the 12 scale bytes at s12 -> 8 scales then 8 minimums (6 bits each). Reads 16
+ * bytes (the block continues past the scales). */
 AI __m128i k4_scales_mins(const uint8_t *s12) {
-    uint32_t u[4];
-    memcpy(u, s12, 12);
-    const uint32_t k1 = 0x3f3f3f3f, k2 = 0x0f0f0f0f, k3 = 0x03030303;
-    u[3] = ((u[2] >> 4) & k2) | (((u[1] >> 6) & k3) << 4);
-    const uint32_t m03 = u[1] & k1;
-    u[1] = (u[2] & k2) | (((u[0] >> 6) & k3) << 4);
-    u[2] = m03;
-    u[0] &= k1;
-    return _mm_loadu_si128((const __m128i *)u); /* sc0..3 sc4..7 m0..3 m4..7 */
+    const __m128i s = _mm_loadu_si128((const __m128i *)s12);
+    const __m128i a = _mm_shuffle_epi8(s, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+    const __m128i lo = _mm_and_si128(a, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+    const __m128i hn = _mm_and_si128(_mm_srli_epi16(a, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+    const __m128i h = _mm_shuffle_epi8(s, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+    const __m128i hb = _mm_and_si128(_mm_srli_epi16(h, 2), _mm_set1_epi8(0x30)); /* top 2 bits -> bits 4,5 */
+    return _mm_or_si128(_mm_or_si128(lo, hn), hb);
+}
+
+/* Q3_K: the 12 scale bytes -> 16 signed scales (value - 32), as int8. */
+AI __m128i q3k_scales(const uint8_t *s12) {
+    const __m128i m15 = _mm_set1_epi8(15);
+    const __m128i s = _mm_maskz_loadu_epi8(0x0FFF, s12);
+    const __m128i l = _mm_shuffle_epi8(s, _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7));
+    const __m128i lo = _mm_mask_blend_epi8(0xFF00, _mm_and_si128(l, m15), _mm_and_si128(_mm_srli_epi16(l, 4), m15));
+    const __m128i h = _mm_shuffle_epi8(s, _mm_setr_epi8(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11));
+    const __m128i hs = _mm_and_si128(_mm_srlv_epi16(h, _mm_setr_epi16(0, 0, 2, 2, 4, 4, 6, 6)), _mm_set1_epi8(3));
+    return _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hs, 4)), _mm_set1_epi8(32));
+}
+
+/* IQ4_XS: 8 six-bit scales (value - 32) as int32. */
+AI __m256i iq4xs_scales(const uint8_t *blk) {
+    const __m128i sl = _mm_cvtsi32_si128((int)qs_ld_u32(blk + 4));
+    const __m128i w = _mm_cvtepu8_epi16(_mm_shuffle_epi8(sl, _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, -1, -1, -1, -1, -1, -1, -1, -1)));
+    const __m128i lo = _mm_and_si128(_mm_srlv_epi16(w, _mm_setr_epi16(0, 4, 0, 4, 0, 4, 0, 4)), _mm_set1_epi16(15));
+    const __m128i hi = _mm_and_si128(_mm_srlv_epi16(_mm_set1_epi16((short)qs_ld_u16(blk + 2)),
+                                                    _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14)),
+                                     _mm_set1_epi16(3));
+    return _mm256_cvtepi16_epi32(_mm_sub_epi16(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi16(32)));
 }
 
 /* vpshufb controls that spread scale word A over 128-bit lanes 0,1 and word B over 2,3. */
@@ -315,67 +423,57 @@ AI __m512i ctl_words(int a, int b) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(ca, ca)), _mm256_set_m128i(cb, cb), 1);
 }
 
-/* Q4_K and Q5_K: sub-block j (32 values) of the 256 is the low (j even) or high (j odd) nibble
- * of qs[32 (j/2) ..]. zmm k holds sub-blocks (2k' , 2k'+2) pairs as below. */
-AI void k45_rows(const bool five, const int R, int64_t n, const uint8_t *w, size_t ws,
-                 const uint8_t *act, float *y) {
+/* Q4_K / Q5_K: sub-block j (32 values) is the low (j even) or high (j odd) nibble of
+ * qs[32 (j/2) ..]; the fifth bit (Q5_K) is bit j of qh[l]. zmm k holds two sub-blocks:
+ * 0: (0 | 2), 1: (1 | 3), 2: (4 | 6), 3: (5 | 7); the activation is shuffled to match. */
+AI void k45_cols(const bool five, const int C, int64_t n, const uint8_t *w, const uint8_t *act,
+                 size_t as, float *y, size_t ys) {
     const size_t bsz = five ? sizeof(qs_block_q5_K) : sizeof(qs_block_q4_K);
     const int qs_off = five ? 48 : 16;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    /* zmm k covers sub-blocks (sbA | sbB): 0:(0,2) 1:(1,3) 2:(4,6) 3:(5,7) */
     const int sbA[4] = {0, 1, 4, 5}, sbB[4] = {2, 3, 6, 7};
-    __m512 acc[4];
-    __m256 accm[4];
-    for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); accm[r] = _mm256_setzero_ps(); }
+    __m512 acc[KMAX_C];
+    __m256 accm[KMAX_C];
+    for (int c = 0; c < C; c++) { acc[c] = _mm512_setzero_ps(); accm[c] = _mm256_setzero_ps(); }
     for (int64_t b = 0; b < n / QS_QK_K; b++) {
-        const uint8_t *a = act + (size_t)b * sizeof(qs_block_q8_K);
-        const __m512i l0 = k_act(a, 0), l1 = k_act(a, 1), l2 = k_act(a, 2), l3 = k_act(a, 3);
-        __m512i x[4];
-        x[0] = _mm512_shuffle_i64x2(l0, l1, _MM_SHUFFLE(1, 0, 1, 0));
-        x[1] = _mm512_shuffle_i64x2(l0, l1, _MM_SHUFFLE(3, 2, 3, 2));
-        x[2] = _mm512_shuffle_i64x2(l2, l3, _MM_SHUFFLE(1, 0, 1, 0));
-        x[3] = _mm512_shuffle_i64x2(l2, l3, _MM_SHUFFLE(3, 2, 3, 2));
-        const __m256i bs16 = _mm256_loadu_si256((const __m256i *)(a + Q8K_BS));
-        const float ad = k_act_d(a);
-        for (int r = 0; r < R; r++) {
-            const uint8_t *blk = w + (size_t)r * ws + (size_t)b * bsz;
-            const __m128i sm = k4_scales_mins(blk + 4);
-            const __m512i sc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sm));
-            /* minimums: each m_j times (bsums[2j] + bsums[2j+1]) */
-            const __m256i mn = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));
-            const __m256i msum = _mm256_madd_epi16(bs16, mn);
-            const __m512i z0 = _mm512_loadu_si512(blk + qs_off), z1 = _mm512_loadu_si512(blk + qs_off + 64);
-            __m512i q[4];
-            q[0] = _mm512_and_si512(z0, m4);
-            q[1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
-            q[2] = _mm512_and_si512(z1, m4);
-            q[3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
-            if (five) {
-                const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 16)));
-                const __m512i b16 = _mm512_set1_epi8(0x10);
-                for (int k = 0; k < 4; k++) {
-                    const __m512i sel = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << sbA[k])),
-                                                           _mm256_set1_epi8((char)(1 << sbB[k])), 1);
-                    q[k] = _mm512_mask_add_epi8(q[k], _mm512_test_epi8_mask(qh, sel), q[k], b16);
-                }
-            }
-            __m512i isum = zero512();
+        const uint8_t *blk = w + (size_t)b * bsz;
+        const __m128i sm = k4_scales_mins(blk + 4);
+        const __m512i sc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sm));
+        const __m256i mn = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m_j twice */
+        const __m512i z0 = _mm512_loadu_si512(blk + qs_off), z1 = _mm512_loadu_si512(blk + qs_off + 64);
+        __m512i q[4], scv[4];
+        q[0] = _mm512_and_si512(z0, m4);
+        q[1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
+        q[2] = _mm512_and_si512(z1, m4);
+        q[3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
+        if (five) {
+            const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 16)));
+            const __m512i b16 = _mm512_set1_epi8(0x10);
             for (int k = 0; k < 4; k++) {
-                const __m512i p = _mm512_maddubs_epi16(q[k], x[k]);
-                isum = _mm512_dpwssd_epi32(isum, p, _mm512_shuffle_epi8(sc, ctl_words(sbA[k], sbB[k])));
+                const __m512i sel = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << sbA[k])),
+                                                       _mm256_set1_epi8((char)(1 << sbB[k])), 1);
+                q[k] = _mm512_mask_add_epi8(q[k], _mm512_test_epi8_mask(qh, sel), q[k], b16);
             }
-            const float d = f16s(blk) * ad, dmin = f16s(blk + 2) * ad;
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d), acc[r]);
-            accm[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(dmin), accm[r]);
+        }
+        for (int k = 0; k < 4; k++) scv[k] = _mm512_shuffle_epi8(sc, ctl_words(sbA[k], sbB[k]));
+        const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)qs_ld_u32(blk))); /* d, dmin */
+        for (int c = 0; c < C; c++) {
+            const uint8_t *a = act + (size_t)c * as + (size_t)b * sizeof(qs_block_q8_K);
+            const __m512i l0 = k_act(a, 0), l1 = k_act(a, 1), l2 = k_act(a, 2), l3 = k_act(a, 3);
+            __m512i x[4];
+            x[0] = _mm512_shuffle_i64x2(l0, l1, _MM_SHUFFLE(1, 0, 1, 0));
+            x[1] = _mm512_shuffle_i64x2(l0, l1, _MM_SHUFFLE(3, 2, 3, 2));
+            x[2] = _mm512_shuffle_i64x2(l2, l3, _MM_SHUFFLE(1, 0, 1, 0));
+            x[3] = _mm512_shuffle_i64x2(l2, l3, _MM_SHUFFLE(3, 2, 3, 2));
+            __m512i isum = zero512();
+            for (int k = 0; k < 4; k++) isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(q[k], x[k]), scv[k]);
+            const __m256i msum = _mm256_madd_epi16(k_bsums(a), mn); /* m_j (bsums[2j] + bsums[2j+1]) */
+            const __m128 s = _mm_mul_ps(dm, _mm_set1_ps(k_act_d(a)));
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(s), acc[c]);
+            accm[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_broadcastss_ps(_mm_movehdup_ps(s)), accm[c]);
         }
     }
-    for (int r = 0; r < R; r++) {
-        const __m256 m = accm[r];
-        __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
-        y[r] = _mm512_reduce_add_ps(acc[r]) - _mm_cvtss_f32(s4);
-    }
+    for (int c = 0; c < C; c++) y[(size_t)c * ys] = _mm512_reduce_add_ps(acc[c]) - hsum256(accm[c]);
 }
 
 /* Sub-blocks of 16 (Q2_K, Q3_K, Q6_K): zmm k covers values 64k .. 64k+63 = sub-blocks
@@ -390,175 +488,192 @@ AI __m512i sc16_idx(int k) {
 
 enum { K_Q2, K_Q3, K_Q6 };
 
-AI float hsum256(__m256 m) {
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
-    return _mm_cvtss_f32(s4);
-}
-
-AI void k16_rows(const int t, const int R, int64_t n, const uint8_t *w, size_t ws,
-                 const uint8_t *act, float *y) {
+AI void k16_cols(const int t, const int C, int64_t n, const uint8_t *w, const uint8_t *act, size_t as,
+                 float *y, size_t ys) {
     const size_t bsz = t == K_Q2 ? sizeof(qs_block_q2_K) : t == K_Q3 ? sizeof(qs_block_q3_K) : sizeof(qs_block_q6_K);
     const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3), m30 = _mm512_set1_epi8(0x30);
-    __m512 acc[4];
-    __m256 accm[4];
-    for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); accm[r] = _mm256_setzero_ps(); }
+    const int off = t == K_Q6 ? 32 : t == K_Q3 ? 4 : 0; /* quants are used as value + off */
+    __m512 acc[KMAX_C];
+    __m256 accm[KMAX_C];
+    for (int c = 0; c < C; c++) { acc[c] = _mm512_setzero_ps(); accm[c] = _mm256_setzero_ps(); }
     for (int64_t b = 0; b < n / QS_QK_K; b++) {
-        const uint8_t *a = act + (size_t)b * sizeof(qs_block_q8_K);
-        __m512i x[4];
-        for (int k = 0; k < 4; k++) x[k] = k_act(a, k);
-        const __m256i bs16 = _mm256_loadu_si256((const __m256i *)(a + Q8K_BS));
-        const float ad = k_act_d(a);
-        for (int r = 0; r < R; r++) {
-            const uint8_t *blk = w + (size_t)r * ws + (size_t)b * bsz;
-            __m512i q[4];
-            __m256i sc; /* 16 scale words */
-            float d, dmin = 0.0f;
-            int off = 0;   /* offset K of the unsigned quants */
-            __m256i msum = _mm256_setzero_si256();
-            if (t == K_Q6) {
-                for (int h = 0; h < 2; h++) {
-                    const __m512i ql = _mm512_loadu_si512(blk + 64 * h);
-                    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h)));
-                    const __m512i hx = _mm512_sllv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4));
-                    const __m512i hy = _mm512_srlv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0));
-                    q[2 * h] = _mm512_ternarylogic_epi32(_mm512_and_si512(ql, m4), hx, m30, 0xF8);
-                    q[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), hy, m30, 0xF8);
+        const uint8_t *blk = w + (size_t)b * bsz;
+        __m512i q[4], scv[4];
+        __m256i sc, mn = _mm256_setzero_si256(); /* 16 scale words, Q2_K minimum words */
+        float d, dmin = 0.0f;
+        if (t == K_Q6) {
+            for (int h = 0; h < 2; h++) {
+                const __m512i ql = _mm512_loadu_si512(blk + 64 * h);
+                const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h)));
+                const __m512i hx = _mm512_sllv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4));
+                const __m512i hy = _mm512_srlv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0));
+                /* (ql nibble) | (2 high bits at bits 4,5): ternary A | (B & C) */
+                q[2 * h] = _mm512_ternarylogic_epi32(_mm512_and_si512(ql, m4), hx, m30, 0xF8);
+                q[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), hy, m30, 0xF8);
+            }
+            sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 192)));
+            d = f16s(blk + 208);
+        } else {
+            const uint8_t *qs = blk + (t == K_Q2 ? 16 : 32);
+            for (int h = 0; h < 2; h++) {
+                const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * h)));
+                /* zmm 2h+p: values 128h + 64p + (0..31 | 32..63) = shifts (4p | 4p+2) */
+                q[2 * h] = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0)), m3);
+                q[2 * h + 1] = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4)), m3);
+            }
+            if (t == K_Q3) {
+                const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)blk));
+                const __m512i b4 = _mm512_set1_epi8(4);
+                for (int k = 0; k < 4; k++) {
+                    /* zmm k = (h, p): high bits 4h + 2p (low half) and 4h + 2p + 1 (high half) */
+                    const __m512i sel = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * k))),
+                                                           _mm256_set1_epi8((char)(1 << (2 * k + 1))), 1);
+                    q[k] = _mm512_mask_add_epi8(q[k], _mm512_test_epi8_mask(hm, sel), q[k], b4);
                 }
-                sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 192)));
-                d = f16s(blk + 208) * ad;
-                off = 32;
+                sc = _mm256_cvtepi8_epi16(q3k_scales(blk + 96));
+                d = f16s(blk + 108);
             } else {
-                const uint8_t *qs = blk + (t == K_Q2 ? 16 : 32);
-                for (int h = 0; h < 2; h++) {
-                    const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * h)));
-                    /* zmm 2h+p: values 128h + 64p + (0..31 | 32..63) = shifts (4p | 4p+2) */
-                    q[2 * h] = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0)), m3);
-                    q[2 * h + 1] = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4)), m3);
-                }
-                if (t == K_Q3) {
-                    const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)blk));
-                    const __m512i b4 = _mm512_set1_epi8(4);
-                    for (int k = 0; k < 4; k++) {
-                        /* zmm k = (h, p): bits 4h + 2p (low half) and 4h + 2p + 1 (high half) */
-                        const __m512i sel = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * k))),
-                                                               _mm256_set1_epi8((char)(1 << (2 * k + 1))), 1);
-                        q[k] = _mm512_mask_add_epi8(q[k], _mm512_test_epi8_mask(hm, sel), q[k], b4);
-                    }
-                    int8_t s8[16];
-                    qs_q3k_scales(blk + 96, s8);
-                    sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)s8));
-                    d = f16s(blk + 108) * ad;
-                    off = 4;
-                } else {
-                    const __m128i s = _mm_loadu_si128((const __m128i *)blk);
-                    sc = _mm256_cvtepu8_epi16(_mm_and_si128(s, _mm_set1_epi8(0x0F)));
-                    const __m256i mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0x0F)));
-                    msum = _mm256_madd_epi16(bs16, mn);
-                    d = f16s(blk + 80) * ad;
-                    dmin = f16s(blk + 82) * ad;
-                }
+                const __m128i s = _mm_loadu_si128((const __m128i *)blk);
+                sc = _mm256_cvtepu8_epi16(_mm_and_si128(s, _mm_set1_epi8(0x0F)));
+                mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0x0F)));
+                d = f16s(blk + 80);
+                dmin = f16s(blk + 82);
             }
-            const __m512i scz = _mm512_castsi256_si512(sc);
+        }
+        const __m512i scz = _mm512_castsi256_si512(sc);
+        for (int k = 0; k < 4; k++) scv[k] = _mm512_permutexvar_epi16(sc16_idx(k), scz);
+        for (int c = 0; c < C; c++) {
+            const uint8_t *a = act + (size_t)c * as + (size_t)b * sizeof(qs_block_q8_K);
             __m512i isum = zero512();
-            for (int k = 0; k < 4; k++) {
-                const __m512i p = _mm512_maddubs_epi16(q[k], x[k]);
-                isum = _mm512_dpwssd_epi32(isum, p, _mm512_permutexvar_epi16(sc16_idx(k), scz));
-            }
+            for (int k = 0; k < 4; k++) isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(q[k], k_act(a, k)), scv[k]);
+            const __m256i bs16 = k_bsums(a);
             if (off) { /* minus off * sum_j sc_j * bsums_j */
-                const __m256i c = _mm256_mullo_epi32(_mm256_madd_epi16(bs16, sc), _mm256_set1_epi32(off));
-                isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(c));
+                const __m256i corr = _mm256_mullo_epi32(_mm256_madd_epi16(bs16, sc), _mm256_set1_epi32(off));
+                isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(corr));
             }
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d), acc[r]);
-            if (t == K_Q2) accm[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(dmin), accm[r]);
+            const float ad = k_act_d(a);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * ad), acc[c]);
+            if (t == K_Q2)
+                accm[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(bs16, mn)), _mm256_set1_ps(dmin * ad), accm[c]);
         }
     }
-    for (int r = 0; r < R; r++) y[r] = _mm512_reduce_add_ps(acc[r]) - (t == K_Q2 ? hsum256(accm[r]) : 0.0f);
+    for (int c = 0; c < C; c++) y[(size_t)c * ys] = _mm512_reduce_add_ps(acc[c]) - (t == K_Q2 ? hsum256(accm[c]) : 0.0f);
 }
 
 /* IQ4_XS: sub-block ib (32 values) = low nibbles of qs[16 ib ..] (values 0..15) and high
- * nibbles (16..31); one sub-block per 128-bit lane, 4 per zmm. */
-AI void iq4xs_rows(const int R, int64_t n, const uint8_t *w, size_t ws, const uint8_t *act, float *y) {
+ * nibbles (16..31); one sub-block per 128-bit lane, 4 per zmm. Values are looked up as
+ * unsigned (value + 128); the offset returns through -128 * sum(a) per lane. */
+AI void iq4xs_cols(const int C, int64_t n, const uint8_t *w, const uint8_t *act, size_t as, float *y, size_t ys) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(
         1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
         (char)197, (char)217, (char)241));
     const __m512i k80 = _mm512_set1_epi8((char)0x80);
-    __m512 acc[4];
-    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    __m512 acc[KMAX_C];
+    for (int c = 0; c < C; c++) acc[c] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / QS_QK_K; b++) {
-        const uint8_t *a = act + (size_t)b * sizeof(qs_block_q8_K);
-        __m512i xl[2], xh[2], base[2];
+        const uint8_t *blk = w + (size_t)b * sizeof(qs_block_iq4_xs);
+        const __m512i l8 = _mm512_castsi256_si512(iq4xs_scales(blk));
+        __m512i lo[2], hi[2], scv[2];
         for (int z = 0; z < 2; z++) {
-            const __m512i l0 = k_act(a, 2 * z), l1 = k_act(a, 2 * z + 1);
-            xl[z] = _mm512_shuffle_i64x2(l0, l1, _MM_SHUFFLE(2, 0, 2, 0));
-            xh[z] = _mm512_shuffle_i64x2(l0, l1, _MM_SHUFFLE(3, 1, 3, 1));
-            base[z] = _mm512_sub_epi32(zero512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero512(), k80, xl[z]), k80, xh[z]));
+            const __m512i v = _mm512_loadu_si512(blk + 8 + 64 * z);
+            lo[z] = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, m4));
+            hi[z] = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+            scv[z] = _mm512_permutexvar_epi32(
+                _mm512_set_epi32(4 * z + 3, 4 * z + 3, 4 * z + 3, 4 * z + 3, 4 * z + 2, 4 * z + 2, 4 * z + 2, 4 * z + 2,
+                                 4 * z + 1, 4 * z + 1, 4 * z + 1, 4 * z + 1, 4 * z, 4 * z, 4 * z, 4 * z), l8);
         }
-        const float ad = k_act_d(a);
-        for (int r = 0; r < R; r++) {
-            const uint8_t *blk = w + (size_t)r * ws + (size_t)b * sizeof(qs_block_iq4_xs);
-            int32_t ls[8];
-            const uint16_t sh = qs_ld_u16(blk + 2);
-            for (int ib = 0; ib < 8; ib++) ls[ib] = qs_iq4xs_scale(blk + 4, sh, ib);
-            const __m256i l8 = _mm256_loadu_si256((const __m256i *)ls);
+        const float d = f16s(blk);
+        for (int c = 0; c < C; c++) {
+            const uint8_t *a = act + (size_t)c * as + (size_t)b * sizeof(qs_block_q8_K);
             __m512i isum = zero512();
             for (int z = 0; z < 2; z++) {
-                const __m512i v = _mm512_loadu_si512(blk + 8 + 64 * z);
-                const __m512i lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, m4));
-                const __m512i hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
-                const __m512i dsum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(base[z], lo, xl[z]), hi, xh[z]);
-                const __m512i scv = _mm512_permutexvar_epi32(
-                    _mm512_set_epi32(4 * z + 3, 4 * z + 3, 4 * z + 3, 4 * z + 3, 4 * z + 2, 4 * z + 2, 4 * z + 2, 4 * z + 2,
-                                     4 * z + 1, 4 * z + 1, 4 * z + 1, 4 * z + 1, 4 * z, 4 * z, 4 * z, 4 * z),
-                    _mm512_castsi256_si512(l8));
-                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dsum, scv));
+                const __m512i l0 = k_act(a, 2 * z), l1 = k_act(a, 2 * z + 1);
+                const __m512i xl = _mm512_shuffle_i64x2(l0, l1, _MM_SHUFFLE(2, 0, 2, 0));
+                const __m512i xh = _mm512_shuffle_i64x2(l0, l1, _MM_SHUFFLE(3, 1, 3, 1));
+                const __m512i base = _mm512_sub_epi32(zero512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero512(), k80, xl), k80, xh));
+                const __m512i dsum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(base, lo[z], xl), hi[z], xh);
+                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dsum, scv[z]));
             }
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(f16s(blk) * ad), acc[r]);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * k_act_d(a)), acc[c]);
         }
     }
-    for (int r = 0; r < R; r++) y[r] = _mm512_reduce_add_ps(acc[r]);
+    for (int c = 0; c < C; c++) y[(size_t)c * ys] = _mm512_reduce_add_ps(acc[c]);
 }
 
 /* ================================================================ entry points
- * Every type gets rows_<t>(R, ...) and from it vec_dot (R = 1) and gemv (R = 4 + leftovers). */
+ * gemv walks the rows one after the other (one sequential stream through the weights); gemm
+ * takes KMAX_C activation rows per pass over a panel of weight rows that stays in L2. */
 
-#define ROWS_FLOAT(t, ft) AI void rows_##t(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { float_rows(ft, R, n, w, ws, a, y); }
-#define ROWS_B32(t, bt) AI void rows_##t(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { b_rows(bt, R, n, w, ws, a, y); }
-ROWS_FLOAT(f32, FT_F32)
-ROWS_FLOAT(f16, FT_F16)
-ROWS_FLOAT(bf16, FT_BF16)
-ROWS_B32(q4_0, B_Q4_0)
-ROWS_B32(q4_1, B_Q4_1)
-ROWS_B32(q5_0, B_Q5_0)
-ROWS_B32(q5_1, B_Q5_1)
-ROWS_B32(q8_0, B_Q8_0)
-ROWS_B32(iq4_nl, B_IQ4_NL)
-AI void rows_q4_K(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { k45_rows(false, R, n, w, ws, a, y); }
-AI void rows_q5_K(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { k45_rows(true, R, n, w, ws, a, y); }
-AI void rows_q2_K(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { k16_rows(K_Q2, R, n, w, ws, a, y); }
-AI void rows_q3_K(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { k16_rows(K_Q3, R, n, w, ws, a, y); }
-AI void rows_q6_K(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { k16_rows(K_Q6, R, n, w, ws, a, y); }
-AI void rows_iq4_xs(const int R, int64_t n, const uint8_t *w, size_t ws, const void *a, float *y) { iq4xs_rows(R, n, w, ws, a, y); }
-
-#define ENTRY(t)                                                                                 \
+/* Float types and K-quants: cols_<t>(C, n, row, act, act_stride, y, y_stride) */
+#define K_COLS(t, call)                                                                          \
+    AI void cols_##t(const int C, int64_t n, const uint8_t *w, const uint8_t *a, size_t as, float *y, size_t ys) { call; } \
     static float vec_dot_##t##_avx512(int64_t n, const void *w, const void *act) {              \
         float y;                                                                                 \
-        rows_##t(1, n, w, 0, act, &y);                                                           \
+        cols_##t(1, n, w, act, 0, &y, 0);                                                        \
         return y;                                                                                \
     }                                                                                            \
     static void gemv_##t##_avx512(int64_t n, int64_t nrows, const void *w, size_t ws,            \
                                   const void *act, float *y) {                                  \
-        const uint8_t *wp = w;                                                                   \
-        int64_t r = 0;                                                                           \
-        for (; r + 4 <= nrows; r += 4) rows_##t(4, n, wp + (size_t)r * ws, ws, act, y + r);      \
-        for (; r < nrows; r++) rows_##t(1, n, wp + (size_t)r * ws, ws, act, y + r);              \
+        for (int64_t r = 0; r < nrows; r++) cols_##t(1, n, (const uint8_t *)w + (size_t)r * ws, act, 0, y + r, 0); \
     }                                                                                            \
-    QS_GEMM_FROM_GEMV(t, avx512)
-QS_KERNEL_TYPES(ENTRY)
+    static void gemm_##t##_avx512(int64_t n, int64_t nrows, int64_t ncols, const void *w,       \
+                                  size_t ws, const void *act, size_t as, float *y, size_t ys) { \
+        const int64_t panel = qs_gemm_panel_rows(ws);                                            \
+        for (int64_t r0 = 0; r0 < nrows; r0 += panel) {                                          \
+            const int64_t r1 = r0 + panel < nrows ? r0 + panel : nrows;                           \
+            int64_t c = 0;                                                                       \
+            for (; c + KMAX_C <= ncols; c += KMAX_C)                                             \
+                for (int64_t r = r0; r < r1; r++)                                                \
+                    cols_##t(KMAX_C, n, (const uint8_t *)w + (size_t)r * ws,                     \
+                             (const uint8_t *)act + (size_t)c * as, as, y + (size_t)c * ys + r, ys); \
+            for (; c < ncols; c++)                                                               \
+                for (int64_t r = r0; r < r1; r++)                                                \
+                    cols_##t(1, n, (const uint8_t *)w + (size_t)r * ws,                          \
+                             (const uint8_t *)act + (size_t)c * as, as, y + (size_t)c * ys + r, ys); \
+        }                                                                                        \
+    }
+K_COLS(f32, float_cols(FT_F32, C, n, w, a, as, y, ys))
+K_COLS(f16, float_cols(FT_F16, C, n, w, a, as, y, ys))
+K_COLS(bf16, float_cols(FT_BF16, C, n, w, a, as, y, ys))
+K_COLS(q4_K, k45_cols(false, C, n, w, a, as, y, ys))
+K_COLS(q5_K, k45_cols(true, C, n, w, a, as, y, ys))
+K_COLS(q2_K, k16_cols(K_Q2, C, n, w, a, as, y, ys))
+K_COLS(q3_K, k16_cols(K_Q3, C, n, w, a, as, y, ys))
+K_COLS(q6_K, k16_cols(K_Q6, C, n, w, a, as, y, ys))
+K_COLS(iq4_xs, iq4xs_cols(C, n, w, a, as, y, ys))
+
+#define ENTRY_B32(t, bt)                                                                         \
+    static void gemv_##t##_avx512(int64_t n, int64_t nrows, const void *w, size_t ws,            \
+                                  const void *act, float *y) {                                  \
+        b_gemv(bt, n, nrows, w, ws, act, y);                                                     \
+    }                                                                                            \
+    static float vec_dot_##t##_avx512(int64_t n, const void *w, const void *act) {              \
+        float y = 0.0f;                                                                          \
+        b_gemv(bt, n, 1, w, 0, act, &y);                                                         \
+        return y;                                                                                \
+    }                                                                                            \
+    static void gemm_##t##_avx512(int64_t n, int64_t nrows, int64_t ncols, const void *w,       \
+                                  size_t ws, const void *act, size_t as, float *y, size_t ys) { \
+        b_gemm(bt, n, nrows, ncols, w, ws, act, as, y, ys);                                      \
+    }
+ENTRY_B32(q4_0, B_Q4_0)
+ENTRY_B32(q4_1, B_Q4_1)
+ENTRY_B32(q5_0, B_Q5_0)
+ENTRY_B32(q5_1, B_Q5_1)
+ENTRY_B32(q8_0, B_Q8_0)
+ENTRY_B32(iq4_nl, B_IQ4_NL)
 
 /* ================================================================ dequantization */
+
+#define QS_DEQ_ST16(y, q, d) _mm512_storeu_ps((y), _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(d)))
+#define QS_DEQ_ST16M(y, q, d, m, s)                                                              \
+    do {                                                                                         \
+        const __m512 v_ = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(d)); \
+        _mm512_storeu_ps((y), (s) ? _mm512_sub_ps(v_, _mm512_set1_ps(m)) : _mm512_add_ps(v_, _mm512_set1_ps(m))); \
+    } while (0)
+#define QS_DEQ_NAME(t) to_float_##t##_avx512
+#include "qs_kernels_deq.h"
 
 static void to_float_f16_avx512(const void *src, float *dst, int64_t n) {
     const uint8_t *p = src;
@@ -594,19 +709,19 @@ const qs_kernels qs_kernels_avx512_table = {
         ROW(F32, f32, F32, qs_dequant_f32, qs_quantize_act_f32_scalar),
         ROW(F16, f16, F32, to_float_f16_avx512, NULL),
         ROW(BF16, bf16, F32, to_float_bf16_avx512, NULL),
-        ROW(Q4_0, q4_0, Q8_0, qs_dequant_q4_0, NULL),
-        ROW(Q4_1, q4_1, Q8_1, qs_dequant_q4_1, NULL),
-        ROW(Q5_0, q5_0, Q8_0, qs_dequant_q5_0, NULL),
-        ROW(Q5_1, q5_1, Q8_1, qs_dequant_q5_1, NULL),
-        ROW(Q8_0, q8_0, Q8_0, qs_dequant_q8_0, quantize_act_q8_0_avx512),
-        [QS_TYPE_Q8_1] = {qs_dequant_q8_1, -1, NULL, NULL, NULL, quantize_act_q8_1_avx512},
-        ROW(IQ4_NL, iq4_nl, Q8_0, qs_dequant_iq4_nl, NULL),
-        ROW(IQ4_XS, iq4_xs, Q8_K, qs_dequant_iq4_xs, NULL),
-        ROW(Q2_K, q2_K, Q8_K, NULL, NULL),
-        ROW(Q3_K, q3_K, Q8_K, NULL, NULL),
-        ROW(Q4_K, q4_K, Q8_K, NULL, NULL),
-        ROW(Q5_K, q5_K, Q8_K, NULL, NULL),
-        ROW(Q6_K, q6_K, Q8_K, NULL, NULL),
-        [QS_TYPE_Q8_K] = {NULL, -1, NULL, NULL, NULL, quantize_act_q8_K_avx512},
+        ROW(Q4_0, q4_0, Q8_0, to_float_q4_0_avx512, NULL),
+        ROW(Q4_1, q4_1, Q8_1, to_float_q4_1_avx512, NULL),
+        ROW(Q5_0, q5_0, Q8_0, to_float_q5_0_avx512, NULL),
+        ROW(Q5_1, q5_1, Q8_1, to_float_q5_1_avx512, NULL),
+        ROW(Q8_0, q8_0, Q8_0, to_float_q8_0_avx512, quantize_act_q8_0_avx512),
+        [QS_TYPE_Q8_1] = {to_float_q8_1_avx512, -1, NULL, NULL, NULL, quantize_act_q8_1_avx512},
+        ROW(IQ4_NL, iq4_nl, Q8_0, to_float_iq4_nl_avx512, NULL),
+        ROW(IQ4_XS, iq4_xs, Q8_K, to_float_iq4_xs_avx512, NULL),
+        ROW(Q2_K, q2_K, Q8_K, to_float_q2_K_avx512, NULL),
+        ROW(Q3_K, q3_K, Q8_K, to_float_q3_K_avx512, NULL),
+        ROW(Q4_K, q4_K, Q8_K, to_float_q4_K_avx512, NULL),
+        ROW(Q5_K, q5_K, Q8_K, to_float_q5_K_avx512, NULL),
+        ROW(Q6_K, q6_K, Q8_K, to_float_q6_K_avx512, NULL),
+        [QS_TYPE_Q8_K] = {to_float_q8_K_avx512, -1, NULL, NULL, NULL, quantize_act_q8_K_avx512},
     },
 };
