@@ -859,7 +859,8 @@ static void forward(void *arg, int ith, int nth) {
     qs_split_range(n, ith, nth, 1, &t0, &t1);
 
     /* token embeddings, and the rotation table of each token's position (per token) */
-    const qs_to_float_fn embd_row = qs_type_traits_get(m->tok_embd.type)->to_float;
+    qs_to_float_fn embd_row = c->kern->row[m->tok_embd.type].to_float; /* vectorized */
+    if (!embd_row) embd_row = qs_type_traits_get(m->tok_embd.type)->to_float;
     for (int64_t t = t0; t < t1; t++) {
         const uint8_t *row = (const uint8_t *)m->tok_embd.data +
                              (uint64_t)f->tokens[t] * m->tok_embd.row_bytes;
