@@ -152,7 +152,8 @@ const qs_weight *qs_infer_model_weight(const qs_infer_model *m, const char *name
 typedef struct qs_infer_params {
     int n_ctx;     /* positions in the KV cache; 0 = min(n_ctx_train, 4096) */
     int n_batch;   /* most tokens per forward pass (longer prompts go in chunks); 0 = 256 */
-    int n_threads; /* workers of the pool; 0 = the CPUs this process may run on */
+    int n_threads; /* workers of the pool; 0 = the CPUs this process may run on, and then a
+                    * pass over little work (a small model, one token) uses fewer of them */
     int kv_type;   /* QS_TYPE_F16 (default), QS_TYPE_F32 or QS_TYPE_Q8_0 */
 } qs_infer_params;
 

@@ -44,7 +44,8 @@ int qs_threadpool_size(const qs_threadpool *pool);
 /* Runs fn(arg, ith, nth) on every worker, the calling thread as worker 0, and returns when
  * all have returned. nth = qs_threadpool_size(pool), or 1 when pool is NULL (then fn runs on
  * the caller alone). max_threads > 0 limits the job to that many workers (the others stay
- * idle, the barrier counts only the job's workers); 0 uses them all. */
+ * idle, the barrier counts only the job's workers; a one-worker job does not wake them);
+ * 0 uses them all. */
 void qs_threadpool_run(qs_threadpool *pool, qs_pool_fn fn, void *arg, int max_threads);
 
 /* Inside a job: returns when every worker of the job has called it. All workers of the job
