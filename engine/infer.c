@@ -61,47 +61,49 @@ void qs_infer_model_free(qs_infer_model *m) {
 
 static const char *file_name(const gguf_file *f) { return f->path ? f->path : "model"; }
 
-/* "{arch}.{suffix}" as an integer; absent keys leave *out alone and return QS_ERR unless
- * required (then the error names the key). Per-layer arrays are accepted when all their
- * values agree (we support uniform layers only). */
+/* "{arch}.{suffix}" as an integer into *out. An absent key leaves *out as it is (the default)
+ * and is an error only when required. Per-layer arrays are accepted when all their values
+ * agree (uniform layers are all we run). Returns QS_OK or QS_ERR with a message naming the
+ * file and the key. */
 static int key_int(const gguf_file *f, const char *arch, const char *suffix, bool required,
                    int64_t *out, qs_error *err) {
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    if (gguf_get_int(f, key, out) == QS_OK) return QS_OK;
-    const gguf_kv *arr = gguf_get_arr(f, key);
-    if (arr && arr->arr_count > 0) {
-        double first = 0, v = 0;
-        for (uint64_t i = 0; i < arr->arr_count; i++) {
-            if (gguf_arr_num(arr, i, &v) != QS_OK)
-                return qs_error_set(err, "%s: key %s: expected numbers", file_name(f), key);
-            if (i == 0) first = v;
-            else if (v != first)
-                return qs_error_set(err, "%s: key %s: different values per layer are not yet "
-                                         "supported", file_name(f), key);
-        }
-        *out = (int64_t)first;
+    if (gguf_find_key(f, key) < 0) {
+        if (required) return qs_error_set(err, "%s: missing key %s", file_name(f), key);
         return QS_OK;
     }
-    if (gguf_find_key(f, key) >= 0)
+    if (gguf_get_int(f, key, out) == QS_OK) return QS_OK;
+    const gguf_kv *arr = gguf_get_arr(f, key);
+    if (!arr || arr->arr_count == 0)
         return qs_error_set(err, "%s: key %s: expected an integer", file_name(f), key);
-    if (required) return qs_error_set(err, "%s: missing key %s", file_name(f), key);
-    return QS_ERR;
+    double first = 0, v = 0;
+    for (uint64_t i = 0; i < arr->arr_count; i++) {
+        if (gguf_arr_num(arr, i, &v) != QS_OK)
+            return qs_error_set(err, "%s: key %s: expected numbers", file_name(f), key);
+        if (i == 0) first = v;
+        else if (v != first)
+            return qs_error_set(err, "%s: key %s: different values per layer are not yet "
+                                     "supported", file_name(f), key);
+    }
+    *out = (int64_t)first;
+    return QS_OK;
 }
 
+/* As key_int for a float. */
 static int key_float(const gguf_file *f, const char *arch, const char *suffix, bool required,
                      float *out, qs_error *err) {
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    double d;
-    if (gguf_get_float(f, key, &d) == QS_OK) {
-        *out = (float)d;
+    if (gguf_find_key(f, key) < 0) {
+        if (required) return qs_error_set(err, "%s: missing key %s", file_name(f), key);
         return QS_OK;
     }
-    if (gguf_find_key(f, key) >= 0)
+    double d;
+    if (gguf_get_float(f, key, &d) != QS_OK)
         return qs_error_set(err, "%s: key %s: expected a number", file_name(f), key);
-    if (required) return qs_error_set(err, "%s: missing key %s", file_name(f), key);
-    return QS_ERR;
+    *out = (float)d;
+    return QS_OK;
 }
 
 static int read_hparams(const gguf_file *f, qs_infer_hparams *hp, qs_error *err) {
@@ -117,80 +119,79 @@ static int read_hparams(const gguf_file *f, qs_infer_hparams *hp, qs_error *err)
                                  "qwen2, qwen3)", file_name(f), a);
     hp->rope_kind = hp->arch == QS_ARCH_LLAMA ? QS_ROPE_NORMAL : QS_ROPE_NEOX;
 
-    int64_t v;
-    if (key_int(f, a, "expert_count", false, &v, err) == QS_OK && v > 0)
+    int64_t n_expert = 0, n_embd = 0, n_layer = 0, n_ff = 0, n_head = 0, n_head_kv = -1;
+    int64_t n_ctx_train = 2048;
+    if (key_int(f, a, "expert_count", false, &n_expert, err) ||
+        key_int(f, a, "embedding_length", true, &n_embd, err) ||
+        key_int(f, a, "block_count", true, &n_layer, err) ||
+        key_int(f, a, "feed_forward_length", true, &n_ff, err) ||
+        key_int(f, a, "attention.head_count", true, &n_head, err) ||
+        key_int(f, a, "attention.head_count_kv", false, &n_head_kv, err) ||
+        key_int(f, a, "context_length", false, &n_ctx_train, err) ||
+        key_float(f, a, "attention.layer_norm_rms_epsilon", true, &hp->rms_eps, err))
+        return QS_ERR;
+    if (n_expert > 0)
         return qs_error_set(err, "%s: mixture-of-experts models (%s.expert_count = %lld) are not "
-                                 "yet supported", file_name(f), a, (long long)v);
-    if (key_int(f, a, "embedding_length", true, &v, err)) return QS_ERR;
-    hp->n_embd = (int)v;
-    if (key_int(f, a, "block_count", true, &v, err)) return QS_ERR;
-    hp->n_layer = (int)v;
-    if (key_int(f, a, "feed_forward_length", true, &v, err)) return QS_ERR;
-    hp->n_ff = (int)v;
-    if (key_int(f, a, "attention.head_count", true, &v, err)) return QS_ERR;
-    hp->n_head = (int)v;
-    hp->n_head_kv = hp->n_head;
-    err->msg[0] = 0;
-    if (key_int(f, a, "attention.head_count_kv", false, &v, err) == QS_OK) hp->n_head_kv = (int)v;
-    else if (err->msg[0]) return QS_ERR;
-    hp->n_ctx_train = 2048;
-    if (key_int(f, a, "context_length", false, &v, err) == QS_OK) hp->n_ctx_train = (int)v;
-    else if (err->msg[0]) return QS_ERR;
-    if (key_float(f, a, "attention.layer_norm_rms_epsilon", true, &hp->rms_eps, err))
-        return QS_ERR;
+                                 "yet supported", file_name(f), a, (long long)n_expert);
+    if (n_head_kv < 0) n_head_kv = n_head;
+    const int64_t lim = 1 << 24; /* keeps every product below in range */
+    if (n_embd < 1 || n_embd > lim || n_layer < 1 || n_layer > 4096 || n_ff < 1 || n_ff > lim ||
+        n_head < 1 || n_head > 4096 || n_head_kv < 1 || n_head % n_head_kv != 0 ||
+        n_ctx_train < 1 || n_ctx_train > INT32_MAX)
+        return qs_error_set(err, "%s: bad dimensions: embedding %lld, blocks %lld, feed-forward "
+                                 "%lld, heads %lld, KV heads %lld, context %lld", file_name(f),
+                            (long long)n_embd, (long long)n_layer, (long long)n_ff,
+                            (long long)n_head, (long long)n_head_kv, (long long)n_ctx_train);
+    hp->n_embd = (int)n_embd;
+    hp->n_layer = (int)n_layer;
+    hp->n_ff = (int)n_ff;
+    hp->n_head = (int)n_head;
+    hp->n_head_kv = (int)n_head_kv;
+    hp->n_ctx_train = (int)n_ctx_train;
 
-    if (hp->n_embd < 1 || hp->n_layer < 1 || hp->n_ff < 1 || hp->n_head < 1 ||
-        hp->n_head_kv < 1 || hp->n_head % hp->n_head_kv != 0 || hp->n_ctx_train < 1)
-        return qs_error_set(err, "%s: bad dimensions: embedding %d, blocks %d, feed-forward %d, "
-                                 "heads %d, KV heads %d, context %d", file_name(f), hp->n_embd,
-                            hp->n_layer, hp->n_ff, hp->n_head, hp->n_head_kv, hp->n_ctx_train);
-
-    hp->head_dim = hp->n_embd / hp->n_head;
-    if (key_int(f, a, "attention.key_length", false, &v, err) == QS_OK) hp->head_dim = (int)v;
-    else if (err->msg[0]) return QS_ERR;
-    int64_t head_v = hp->head_dim;
-    if (key_int(f, a, "attention.value_length", false, &head_v, err) != QS_OK && err->msg[0])
-        return QS_ERR;
-    if (head_v != hp->head_dim)
-        return qs_error_set(err, "%s: key and value heads of different sizes (%d, %lld) are not "
-                                 "supported", file_name(f), hp->head_dim, (long long)head_v);
-    hp->n_rot = hp->head_dim;
-    if (key_int(f, a, "rope.dimension_count", false, &v, err) == QS_OK) hp->n_rot = (int)v;
-    else if (err->msg[0]) return QS_ERR;
-    if (hp->head_dim < 1 || hp->n_rot < 2 || hp->n_rot % 2 || hp->n_rot > hp->head_dim)
-        return qs_error_set(err, "%s: bad head size %d / rotary dimension %d", file_name(f),
-                            hp->head_dim, hp->n_rot);
+    int64_t head_k = n_embd / n_head, head_v, n_rot;
+    if (key_int(f, a, "attention.key_length", false, &head_k, err)) return QS_ERR;
+    head_v = head_k; /* files that set key_length set value_length too; assume equal if not */
+    if (key_int(f, a, "attention.value_length", false, &head_v, err)) return QS_ERR;
+    if (head_v != head_k)
+        return qs_error_set(err, "%s: key and value heads of different sizes (%lld, %lld) are "
+                                 "not supported", file_name(f), (long long)head_k,
+                            (long long)head_v);
+    n_rot = head_k;
+    if (key_int(f, a, "rope.dimension_count", false, &n_rot, err)) return QS_ERR;
+    if (head_k < 1 || head_k > 65536 || n_rot < 2 || n_rot % 2 || n_rot > head_k)
+        return qs_error_set(err, "%s: bad head size %lld / rotary dimension %lld", file_name(f),
+                            (long long)head_k, (long long)n_rot);
+    hp->head_dim = (int)head_k;
+    hp->n_rot = (int)n_rot;
 
     /* RoPE, as llama.cpp derives its parameters (llama-model.cpp, llama-context.cpp) */
     hp->rope_freq_base = 10000.0f;
-    if (key_float(f, a, "rope.freq_base", false, &hp->rope_freq_base, err) != QS_OK &&
-        err->msg[0])
-        return QS_ERR;
+    if (key_float(f, a, "rope.freq_base", false, &hp->rope_freq_base, err)) return QS_ERR;
     char key[128], scaling[32] = "linear";
     snprintf(key, sizeof key, "%s.rope.scaling.type", a);
     if (gguf_find_key(f, key) >= 0 && gguf_get_cstr(f, key, scaling, sizeof scaling) != QS_OK)
         return qs_error_set(err, "%s: key %s: expected a string", file_name(f), key);
-    bool yarn = false;
-    if (strcmp(scaling, "yarn") == 0) yarn = true;
-    else if (strcmp(scaling, "none") != 0 && strcmp(scaling, "linear") != 0)
+    const bool yarn = strcmp(scaling, "yarn") == 0;
+    if (!yarn && strcmp(scaling, "none") != 0 && strcmp(scaling, "linear") != 0)
         return qs_error_set(err, "%s: rope scaling '%s' is not yet supported (none, linear, "
                                  "yarn)", file_name(f), scaling);
-    float factor = 0.0f;
-    if (key_float(f, a, "rope.scaling.factor", false, &factor, err) != QS_OK) {
-        if (err->msg[0]) return QS_ERR;
-        if (key_float(f, a, "rope.scale_linear", false, &factor, err) != QS_OK && err->msg[0])
-            return QS_ERR;
-    }
-    hp->rope_freq_scale = factor == 0.0f ? 1.0f : 1.0f / factor;
-    if (strcmp(scaling, "none") == 0) hp->rope_freq_scale = 1.0f;
+    float factor = 0.0f; /* rope.scaling.factor, or the older rope.scale_linear */
+    snprintf(key, sizeof key, "%s.rope.scaling.factor", a);
+    const char *factor_key = gguf_find_key(f, key) >= 0 ? "rope.scaling.factor"
+                                                         : "rope.scale_linear";
     float rope_attn_factor = 1.0f;
-    if (key_float(f, a, "rope.scaling.attn_factor", false, &rope_attn_factor, err) != QS_OK &&
-        err->msg[0])
+    int64_t n_ctx_orig = n_ctx_train;
+    if (key_float(f, a, factor_key, false, &factor, err) ||
+        key_float(f, a, "rope.scaling.attn_factor", false, &rope_attn_factor, err) ||
+        key_int(f, a, "rope.scaling.original_context_length", false, &n_ctx_orig, err))
         return QS_ERR;
-    hp->n_ctx_orig = hp->n_ctx_train;
-    if (key_int(f, a, "rope.scaling.original_context_length", false, &v, err) == QS_OK)
-        hp->n_ctx_orig = (int)v;
-    else if (err->msg[0]) return QS_ERR;
+    if (!(hp->rope_freq_base > 0.0f) || factor < 0.0f || n_ctx_orig < 1 || n_ctx_orig > INT32_MAX)
+        return qs_error_set(err, "%s: bad rope parameters (base %g, scaling factor %g, original "
+                                 "context %lld)", file_name(f), hp->rope_freq_base, factor,
+                            (long long)n_ctx_orig);
+    hp->rope_freq_scale = factor == 0.0f || strcmp(scaling, "none") == 0 ? 1.0f : 1.0f / factor;
+    hp->n_ctx_orig = (int)n_ctx_orig;
     hp->yarn_ext_factor = yarn ? 1.0f : 0.0f;
     hp->yarn_attn_factor = 1.0f;
     hp->yarn_beta_fast = 32.0f;
@@ -204,7 +205,6 @@ static int read_hparams(const gguf_file *f, qs_infer_hparams *hp, qs_error *err)
     }
     hp->yarn_attn_factor *= rope_attn_factor;
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
-    err->msg[0] = 0;
     return QS_OK;
 }
 
