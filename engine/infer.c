@@ -819,9 +819,10 @@ static void attention(qs_infer_ctx *c, const fwd *f, int ith, int nth, int il) {
     float *vtmp = c->vtmp + (int64_t)ith * hd;
     uint8_t *qact = c->qact + (uint64_t)ith * c->qact_cap;
     const bool q_f32 = kk->act_type == QS_TYPE_F32;
-    int64_t i0, i1;
-    qs_split_range((int64_t)f->n_tok * hp->n_head, ith, nth, 1, &i0, &i1);
-    for (int64_t item = i0; item < i1; item++) {
+    /* items dealt round-robin: later tokens see more keys, so contiguous shares would leave
+     * the last worker the most work */
+    const int64_t n_items = (int64_t)f->n_tok * hp->n_head;
+    for (int64_t item = ith; item < n_items; item += nth) {
         const int t = (int)(item / hp->n_head), h = (int)(item % hp->n_head);
         const int kvh = h / group, n_keys = f->pos0 + t + 1;
         const float *q = c->q + t * QD + (int64_t)h * hd;
