@@ -234,8 +234,10 @@ typedef struct qs_generate_result {
  * logits are still current), then samples, reports and decodes tokens until a stop. Prompt
  * tokens are accepted into the sampler's penalty history. Every reported token is in the cache
  * on return except `pending`. Returns QS_OK (reason says why it ended), QS_CANCELLED (stop
- * flag), QS_CTX_FULL (the prompt does not fit, or no room for the next token: reason
- * QS_STOP_CTX_FULL; shift and call again) or QS_ERR. res may be NULL. */
+ * flag; checked between tokens and between n_batch chunks of a long prompt, whose finished
+ * chunks stay in the cache: qs_infer_n_past says how far it got), QS_CTX_FULL (the prompt
+ * does not fit, or no room for the next token: reason QS_STOP_CTX_FULL; shift and call again)
+ * or QS_ERR. res may be NULL. */
 int qs_infer_generate(qs_infer_ctx *c, const int32_t *prompt, int n_prompt,
                       const qs_generate_params *gp, qs_generate_result *res, qs_error *err);
 
