@@ -423,6 +423,13 @@ static void test_generate_control(void **state) {
     assert_int_equal(r.reason, QS_STOP_FLAG);
     assert_int_equal(r.n_generated, 0);
 
+    /* a long prompt is cancelled between its chunks; finished chunks stay */
+    qs_infer_ctx *chunky = new_ctx(m, 64, 4, 1, QS_TYPE_F16);
+    assert_int_equal(qs_infer_generate(chunky, PROMPT2, 9, &gp, &r, &err), QS_CANCELLED);
+    assert_int_equal(r.reason, QS_STOP_FLAG);
+    assert_int_equal(qs_infer_n_past(chunky), 4);
+    qs_infer_ctx_free(chunky);
+
     /* the flag set from the callback's thread side: stops at the next token */
     qs_infer_kv_truncate(c, 0, &err);
     atomic_store(&stop, 0);
