@@ -16,6 +16,10 @@
 #endif
 
 extern const char cmd_info_usage[], cmd_tensor_usage[], cmd_errors_usage[], cmd_synth_usage[];
+extern const char cmd_plan_usage[], cmd_estimate_usage[], cmd_quantize_usage[];
+int cmd_plan(int argc, char **argv);
+int cmd_estimate(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tensor(int argc, char **argv);
@@ -25,6 +29,9 @@ const cli_command cli_commands[] = {
     {"info", "what a model is made of: hyper-parameters, types, tensor table", cmd_info_usage, cmd_info},
     {"tensor", "one tensor's facts and value statistics; dump its values", cmd_tensor_usage, cmd_tensor},
     {"errors", "the error quantizing each tensor to a type adds (stats, histograms)", cmd_errors_usage, cmd_errors},
+    {"plan", "resolve a quantization plan: type, reason and bytes per tensor", cmd_plan_usage, cmd_plan},
+    {"estimate", "memory a model needs under a plan: parts by device, fit, max context", cmd_estimate_usage, cmd_estimate},
+    {"quantize", "export a GGUF quantized per a plan or preset", cmd_quantize_usage, cmd_quantize},
     {"synth", "write a random-weight model with a real model's shape", cmd_synth_usage, cmd_synth},
     {NULL, NULL, NULL, NULL},
 };

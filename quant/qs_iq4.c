@@ -25,12 +25,12 @@
  *     chosen codes gives one more candidate.
  * Uniform weights (importance NULL) minimize the plain squared error. */
 #include "qs_formats.h"
+#include "qs_quant_util.h"
 
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
 
-#define FP16_MAX 65504.0
 #define GROUP 32
 
 const int8_t qs_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
@@ -62,37 +62,7 @@ static float load_half(const uint8_t *p) {
 
 static void store_half(uint8_t *p, qs_fp16 h) { memcpy(p, &h, sizeof h); }
 
-static qs_fp16 half_saturated(double v) {
-    if (!(v == v)) return 0;
-    if (v > FP16_MAX) v = FP16_MAX;
-    if (v < -FP16_MAX) v = -FP16_MAX;
-    return qs_f32_to_fp16((float)v);
-}
 
-static qs_fp16 half_step(qs_fp16 h, int dir) {
-    uint16_t mag = h & 0x7fffu, sign = h & 0x8000u;
-    if (dir > 0 && mag < 0x7bffu) mag++;
-    else if (dir < 0 && mag > 0u) mag--;
-    return (qs_fp16)(sign | mag);
-}
-
-/* Cleaned importance divided by its maximum; uniform when NULL or all zero. */
-static void block_weights(const float *imp, float *w, int n) {
-    float wmax = 0.0f;
-    if (imp) {
-        for (int j = 0; j < n; j++) {
-            float v = imp[j];
-            if (!(v > 0.0f) || v > FLT_MAX) v = 0.0f;
-            w[j] = v;
-            if (v > wmax) wmax = v;
-        }
-    }
-    if (wmax > 0.0f) {
-        for (int j = 0; j < n; j++) w[j] /= wmax;
-    } else {
-        for (int j = 0; j < n; j++) w[j] = 1.0f;
-    }
-}
 
 /* Packs the codes of one 32-value group into 16 bytes. */
 static void pack_group(const uint8_t *codes, uint8_t *qs) {
@@ -191,10 +161,10 @@ void qs_quant_iq4_nl(const float *src, void *dst, int64_t n, const float *import
         const float *x = src + i * GROUP;
         float w[GROUP];
         uint8_t codes[GROUP] = {0}, tmp[GROUP];
-        block_weights(importance ? importance + i * GROUP : NULL, w, GROUP);
+        qs_block_weights(importance ? importance + i * GROUP : NULL, w, GROUP);
 
-        qs_fp16 h = half_saturated(group_scale(x, w));
-        qs_fp16 cand[3] = {h, half_step(h, -1), half_step(h, +1)};
+        qs_fp16 h = qs_half_saturated(group_scale(x, w));
+        qs_fp16 cand[3] = {h, qs_half_step(h, -1), qs_half_step(h, +1)};
         double best_err = INFINITY;
         qs_fp16 best_h = 0;
         for (int c = 0; c < 3; c++) {
@@ -270,7 +240,7 @@ void qs_quant_iq4_xs(const float *src, void *dst, int64_t n, const float *import
         const float *x = src + i * QS_QK_K;
         float w[QS_QK_K];
         double scale[NGROUP], smax = 0.0;
-        block_weights(importance ? importance + i * QS_QK_K : NULL, w, QS_QK_K);
+        qs_block_weights(importance ? importance + i * QS_QK_K : NULL, w, QS_QK_K);
         for (int g = 0; g < NGROUP; g++) {
             scale[g] = group_scale(x + g * GROUP, w + g * GROUP);
             if (fabs(scale[g]) > fabs(smax)) smax = scale[g];
@@ -281,8 +251,8 @@ void qs_quant_iq4_xs(const float *src, void *dst, int64_t n, const float *import
         qs_fp16 cand[2 * XS_FAN + 1];
         int nc = 0;
         for (int k = 0; k < XS_FAN; k++) {
-            cand[nc++] = half_saturated(smax / -(32.0 - XS_FAN_STEP * k));
-            cand[nc++] = half_saturated(smax / (31.0 - XS_FAN_STEP * k));
+            cand[nc++] = qs_half_saturated(smax / -(32.0 - XS_FAN_STEP * k));
+            cand[nc++] = qs_half_saturated(smax / (31.0 - XS_FAN_STEP * k));
         }
 
         int l[NGROUP] = {0}, tl[NGROUP];
@@ -299,7 +269,7 @@ void qs_quant_iq4_xs(const float *src, void *dst, int64_t n, const float *import
                     suu += (double)w[j] * u * u;
                 }
                 if (!(suu > 0.0)) break;
-                cand[nc] = half_saturated(sux / suu);
+                cand[nc] = qs_half_saturated(sux / suu);
             }
             double err = xs_try(x, w, scale, cand[c], tl, tcodes);
             if (c == 0 || err < best_err) {

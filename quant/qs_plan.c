@@ -611,17 +611,10 @@ int qs_plan_check_model(const qs_plan *plan, const qs_plan_fingerprint *fp, cons
  * Preset expansion.
  * ------------------------------------------------------------------------------------------- */
 
-/* Appends s to a growing buffer with regex metacharacters escaped. */
-typedef struct {
-    char *s;
-    size_t n, cap;
-    bool oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
+void qs_sbuf_put(qs_sbuf *b, const char *s, size_t n) {
     if (b->oom) return;
     if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
+        size_t cap = b->cap ? b->cap : 256;
         while (cap < b->n + n + 1) cap *= 2;
         char *p = realloc(b->s, cap);
         if (!p) {
@@ -636,12 +629,14 @@ static void sb_put(sbuf *b, const char *s, size_t n) {
     b->s[b->n] = 0;
 }
 
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+void qs_sbuf_str(qs_sbuf *b, const char *s) { qs_sbuf_put(b, s, strlen(s)); }
 
-static void sb_escaped(sbuf *b, const char *s) {
+/* Appends s with regex metacharacters escaped. */
+
+static void sb_escaped(qs_sbuf *b, const char *s) {
     for (; *s; s++) {
-        if (strchr("\\^$.|?*+()[]{}", *s)) sb_put(b, "\\", 1);
-        sb_put(b, s, 1);
+        if (strchr("\\^$.|?*+()[]{}", *s)) qs_sbuf_put(b, "\\", 1);
+        qs_sbuf_put(b, s, 1);
     }
 }
 
@@ -704,21 +699,21 @@ int qs_plan_expand_preset(const qs_plan *plan, const qs_plan_model *model, qs_pl
         if (in_block) g[j].blocks[g[j].n_blocks++] = block;
     }
     for (int j = 0; j < ng; j++) {
-        sbuf b = {0};
-        sb_str(&b, "^");
+        qs_sbuf b = {0};
+        qs_sbuf_str(&b, "^");
         if (g[j].in_block) {
-            sb_str(&b, "blk\\.");
-            if (g[j].n_blocks > 1) sb_str(&b, "(");
+            qs_sbuf_str(&b, "blk\\.");
+            if (g[j].n_blocks > 1) qs_sbuf_str(&b, "(");
             for (int q = 0; q < g[j].n_blocks; q++) {
                 char num[16];
                 snprintf(num, sizeof num, q ? "|%d" : "%d", g[j].blocks[q]);
-                sb_str(&b, num);
+                qs_sbuf_str(&b, num);
             }
-            if (g[j].n_blocks > 1) sb_str(&b, ")");
-            sb_str(&b, "\\.");
+            if (g[j].n_blocks > 1) qs_sbuf_str(&b, ")");
+            qs_sbuf_str(&b, "\\.");
         }
         sb_escaped(&b, g[j].rest);
-        sb_str(&b, "$");
+        qs_sbuf_str(&b, "$");
         if (b.oom) {
             free(b.s);
             goto done;

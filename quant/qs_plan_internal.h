@@ -4,6 +4,17 @@
 
 #include "qs_plan.h"
 
+/* A growable NUL-terminated string (owned by whoever made it; free(s)). On allocation failure
+ * oom is set and further appends do nothing. */
+typedef struct qs_sbuf {
+    char *s;
+    size_t n, cap;
+    bool oom;
+} qs_sbuf;
+
+void qs_sbuf_put(qs_sbuf *b, const char *s, size_t n);
+void qs_sbuf_str(qs_sbuf *b, const char *s);
+
 /* Tensor categories, as llama-quantize sees names (broad kinds, not per-architecture names). */
 typedef enum qs_tcat {
     QS_TCAT_TOKEN_EMBD,

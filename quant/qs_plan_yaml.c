@@ -464,40 +464,16 @@ int qs_plan_load(const char *path, qs_plan *out, qs_error *err) {
  * Writing.
  * ------------------------------------------------------------------------------------------- */
 
-typedef struct {
-    char *s;
-    size_t n, cap;
-    bool oom;
-} out_buf;
 
-static void put(out_buf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
 
-static void puts_(out_buf *b, const char *s) { put(b, s, strlen(s)); }
-
-static void putf(out_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(out_buf *b, const char *fmt, ...) {
+static void putf(qs_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(qs_sbuf *b, const char *fmt, ...) {
     char tmp[512];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n > 0) put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    if (n > 0) qs_sbuf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
 /* Decodes one UTF-8 character at p: its code point and length, or -1 for malformed input
@@ -574,45 +550,45 @@ static bool single_ok(const char *s) {
     return true;
 }
 
-static void put_single(out_buf *b, const char *s) {
-    puts_(b, "'");
+static void put_single(qs_sbuf *b, const char *s) {
+    qs_sbuf_str(b, "'");
     for (const char *p = s; *p; p++) {
-        if (*p == '\'') puts_(b, "'"); /* a quote is written twice */
-        put(b, p, 1);
+        if (*p == '\'') qs_sbuf_str(b, "'"); /* a quote is written twice */
+        qs_sbuf_put(b, p, 1);
     }
-    puts_(b, "'");
+    qs_sbuf_str(b, "'");
 }
 
 /* Double-quoted style holds anything (valid UTF-8): what cannot stand for itself is escaped. */
-static void put_double(out_buf *b, const char *s) {
-    puts_(b, "\"");
+static void put_double(qs_sbuf *b, const char *s) {
+    qs_sbuf_str(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
         int n = 1;
         int32_t cp = utf8_next(p, &n);
         if (cp < 0) cp = *p, n = 1; /* not reached: strings are checked first */
         if (cp == '"')
-            puts_(b, "\\\"");
+            qs_sbuf_str(b, "\\\"");
         else if (cp == '\\')
-            puts_(b, "\\\\");
+            qs_sbuf_str(b, "\\\\");
         else if (cp == '\n')
-            puts_(b, "\\n");
+            qs_sbuf_str(b, "\\n");
         else if (cp == '\t')
-            puts_(b, "\\t");
+            qs_sbuf_str(b, "\\t");
         else if (cp == '\r')
-            puts_(b, "\\r");
+            qs_sbuf_str(b, "\\r");
         else if (!inline_char(cp))
             putf(b, cp < 0x100 ? "\\x%02x" : "\\u%04x", (unsigned)cp);
         else
-            put(b, (const char *)p, (size_t)n);
+            qs_sbuf_put(b, (const char *)p, (size_t)n);
         p += n;
     }
-    puts_(b, "\"");
+    qs_sbuf_str(b, "\"");
 }
 
 /* A string in the simplest style that reads back exactly. */
-static void put_str(out_buf *b, const char *s, bool flow) {
+static void put_str(qs_sbuf *b, const char *s, bool flow) {
     if (plain_ok(s, flow))
-        puts_(b, s);
+        qs_sbuf_str(b, s);
     else if (single_ok(s))
         put_single(b, s);
     else
@@ -643,32 +619,32 @@ static bool literal_ok(const char *s) {
     return true;
 }
 
-static void put_text(out_buf *b, const char *key, const char *s) {
-    puts_(b, key);
-    puts_(b, ":");
+static void put_text(qs_sbuf *b, const char *key, const char *s) {
+    qs_sbuf_str(b, key);
+    qs_sbuf_str(b, ":");
     if (!literal_ok(s)) {
-        puts_(b, " ");
+        qs_sbuf_str(b, " ");
         put_str(b, s, false);
-        puts_(b, "\n");
+        qs_sbuf_str(b, "\n");
         return;
     }
     size_t n = strlen(s), trail = 0;
     while (trail < n && s[n - 1 - trail] == '\n') trail++;
-    puts_(b, trail == 0 ? " |-\n" : trail == 1 ? " |\n" : " |+\n");
+    qs_sbuf_str(b, trail == 0 ? " |-\n" : trail == 1 ? " |\n" : " |+\n");
     const char *line = s;
     for (const char *p = s; p < s + n; p++) {
         if (*p != '\n') continue;
         if (p > line) {
-            puts_(b, "  ");
-            put(b, line, (size_t)(p - line));
+            qs_sbuf_str(b, "  ");
+            qs_sbuf_put(b, line, (size_t)(p - line));
         }
-        puts_(b, "\n");
+        qs_sbuf_str(b, "\n");
         line = p + 1;
     }
     if (line < s + n) {
-        puts_(b, "  ");
-        put(b, line, (size_t)(s + n - line));
-        puts_(b, "\n");
+        qs_sbuf_str(b, "  ");
+        qs_sbuf_put(b, line, (size_t)(s + n - line));
+        qs_sbuf_str(b, "\n");
     }
 }
 
@@ -689,11 +665,11 @@ int qs_plan_format(const qs_plan *p, char **text, size_t *len, qs_error *err) {
     for (int i = 0; i < p->n_tensors; i++)
         if (check_utf8(p->tensors[i].name, "tensor override name", err)) return QS_ERR;
 
-    out_buf b = {0};
-    puts_(&b, "# quantscope plan (see quantscope-plan(5))\n");
+    qs_sbuf b = {0};
+    qs_sbuf_str(&b, "# quantscope plan (see quantscope-plan(5))\n");
     putf(&b, "version: %d\n", QS_PLAN_FORMAT_VERSION);
     if (p->model.file) {
-        puts_(&b, "model:\n  file: ");
+        qs_sbuf_str(&b, "model:\n  file: ");
         put_str(&b, p->model.file, false);
         putf(&b, "\n  size: %" PRIu64 "\n  tensors: %" PRId64 "\n  hash: '%016" PRIx64 "'\n", p->model.size,
              p->model.n_tensors, p->model.hash);
@@ -703,22 +679,22 @@ int qs_plan_format(const qs_plan *p, char **text, size_t *len, qs_error *err) {
     if (p->keep_first || p->keep_last)
         putf(&b, "keep: {first: %d, last: %d, type: %s}\n", p->keep_first, p->keep_last, qs_type_name(p->keep_type));
     if (p->n_tensors) {
-        puts_(&b, "tensors:\n");
+        qs_sbuf_str(&b, "tensors:\n");
         for (int i = 0; i < p->n_tensors; i++) {
-            puts_(&b, "  - {name: ");
+            qs_sbuf_str(&b, "  - {name: ");
             put_str(&b, p->tensors[i].name, true);
             putf(&b, ", type: %s}\n", qs_type_name(p->tensors[i].type));
         }
     }
     if (p->n_layers) {
-        puts_(&b, "layers:\n");
+        qs_sbuf_str(&b, "layers:\n");
         for (int i = 0; i < p->n_layers; i++)
             putf(&b, "  - {block: %d, type: %s}\n", p->layers[i].block, qs_type_name(p->layers[i].type));
     }
     if (p->n_rules) {
-        puts_(&b, "rules:\n");
+        qs_sbuf_str(&b, "rules:\n");
         for (int i = 0; i < p->n_rules; i++) {
-            puts_(&b, "  - {pattern: ");
+            qs_sbuf_str(&b, "  - {pattern: ");
             if (single_ok(p->rules[i].pattern))
                 put_single(&b, p->rules[i].pattern);
             else
@@ -729,9 +705,9 @@ int qs_plan_format(const qs_plan *p, char **text, size_t *len, qs_error *err) {
     putf(&b, "kv_type: %s\n", qs_type_name(p->kv_type));
     if (p->context) putf(&b, "context: %" PRId64 "\n", p->context);
     if (p->device) {
-        puts_(&b, "device: ");
+        qs_sbuf_str(&b, "device: ");
         put_str(&b, p->device, false);
-        puts_(&b, "\n");
+        qs_sbuf_str(&b, "\n");
     }
     if (p->notes) put_text(&b, "notes", p->notes);
     if (b.oom) {

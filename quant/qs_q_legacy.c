@@ -27,13 +27,13 @@
  * Internal arithmetic is double so huge or tiny inputs neither overflow nor lose the fit;
  * stored scales saturate at the largest finite half, so output is always finite. */
 #include "qs_formats.h"
+#include "qs_quant_util.h"
 
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
 
 #define QK QS_QK32
-#define FP16_MAX 65504.0
 
 /* ------------------------------------------------------------------------------------------ */
 /* Byte-level access (blocks may sit at any address in a mapped file).                         */
@@ -70,45 +70,8 @@ static uint32_t pack_fifth_bits(const uint8_t *codes) {
     return qh;
 }
 
-/* The half nearest to v, saturated to the largest finite half (never inf or NaN). */
-static qs_fp16 half_saturated(double v) {
-    if (!(v == v)) return 0;
-    if (v > FP16_MAX) v = FP16_MAX;
-    if (v < -FP16_MAX) v = -FP16_MAX;
-    return qs_f32_to_fp16((float)v);
-}
-
-/* The half one step further from (dir > 0) or closer to (dir < 0) zero, keeping the sign.
- * Returns h itself when the step would leave the finite range or cross zero. */
-static qs_fp16 half_step(qs_fp16 h, int dir) {
-    uint16_t mag = h & 0x7fffu, sign = h & 0x8000u;
-    if (dir > 0 && mag < 0x7bffu) mag++;
-    else if (dir < 0 && mag > 0u) mag--;
-    return (qs_fp16)(sign | mag);
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Weights                                                                                    */
-
-/* Weights of one block (or super-block) of n values: the importance values, cleaned (negative,
- * NaN or infinite become 0) and divided by their maximum so sums stay in range; uniform when
- * importance is NULL or all zero. Only ratios matter to the search. */
-static void block_weights(const float *imp, float *w, int n) {
-    float wmax = 0.0f;
-    if (imp) {
-        for (int j = 0; j < n; j++) {
-            float v = imp[j];
-            if (!(v > 0.0f) || v > FLT_MAX) v = 0.0f;
-            w[j] = v;
-            if (v > wmax) wmax = v;
-        }
-    }
-    if (wmax > 0.0f) {
-        for (int j = 0; j < n; j++) w[j] /= wmax;
-    } else {
-        for (int j = 0; j < n; j++) w[j] = 1.0f;
-    }
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Symmetric grids: value = d * q with integer q in [lo, hi] (Q4_0, Q5_0, Q8_0, Q8_1).          */
@@ -200,11 +163,11 @@ static qs_fp16 sym_quantize_block(const float *x, const float *w, const sym_grid
     /* 3. score stored halves exactly: the fit, its neighbours, and the max-based scale */
     qs_fp16 cand[4];
     int nc = 0;
-    qs_fp16 h = half_saturated(best_d);
+    qs_fp16 h = qs_half_saturated(best_d);
     cand[nc++] = h;
-    cand[nc++] = half_step(h, -1);
-    cand[nc++] = half_step(h, +1);
-    cand[nc++] = half_saturated((double)xm / (double)(g->hi == -g->lo ? g->hi : g->lo));
+    cand[nc++] = qs_half_step(h, -1);
+    cand[nc++] = qs_half_step(h, +1);
+    cand[nc++] = qs_half_saturated((double)xm / (double)(g->hi == -g->lo ? g->hi : g->lo));
     if (g->hi == -g->lo) /* a symmetric grid does not care about the sign: keep d >= 0 */
         for (int c = 0; c < nc; c++) cand[c] &= 0x7fffu;
 
@@ -328,13 +291,13 @@ static void affine_quantize_block(const float *x, const float *w, int cmax, int 
      * d or in m, and the max-based (range / cmax, xmin) */
     qs_fp16 cd[6], cm[6];
     int nc = 0;
-    qs_fp16 d0 = half_saturated(best.d), m0 = half_saturated(best.m);
+    qs_fp16 d0 = qs_half_saturated(best.d), m0 = qs_half_saturated(best.m);
     cd[nc] = d0, cm[nc++] = m0;
-    cd[nc] = half_step(d0, -1), cm[nc++] = m0;
-    cd[nc] = half_step(d0, +1), cm[nc++] = m0;
-    cd[nc] = d0, cm[nc++] = half_step(m0, -1);
-    cd[nc] = d0, cm[nc++] = half_step(m0, +1);
-    cd[nc] = half_saturated(range / cmax), cm[nc++] = half_saturated(xmin);
+    cd[nc] = qs_half_step(d0, -1), cm[nc++] = m0;
+    cd[nc] = qs_half_step(d0, +1), cm[nc++] = m0;
+    cd[nc] = d0, cm[nc++] = qs_half_step(m0, -1);
+    cd[nc] = d0, cm[nc++] = qs_half_step(m0, +1);
+    cd[nc] = qs_half_saturated(range / cmax), cm[nc++] = qs_half_saturated(xmin);
 
     int tmp[QK];
     double best_err = INFINITY;
@@ -356,7 +319,7 @@ static void affine_quantize_block(const float *x, const float *w, int cmax, int 
         scc += (double)w[j] * c[j] * c[j];
     }
     if (scc > 0.0 && scx > 0.0) {
-        qs_fp16 d1 = half_saturated(scx / scc);
+        qs_fp16 d1 = qs_half_saturated(scx / scc);
         double err = affine_stored_error(x, w, d1, *hm, cmax, tmp);
         if (err < best_err) {
             *hd = d1;
@@ -383,7 +346,7 @@ void qs_quant_q4_0(const float *src, void *dst, int64_t n, const float *importan
         float w[QK];
         int q[QK];
         uint8_t codes[QK];
-        block_weights(importance ? importance + i * QK : NULL, w, QK);
+        qs_block_weights(importance ? importance + i * QK : NULL, w, QK);
         qs_fp16 d = sym_quantize_block(src + i * QK, w, &grid_q4, q);
         for (int j = 0; j < QK; j++) codes[j] = (uint8_t)(q[j] + 8);
         store_half(b + offsetof(qs_block_q4_0, d), d);
@@ -411,7 +374,7 @@ void qs_quant_q4_1(const float *src, void *dst, int64_t n, const float *importan
         int c[QK];
         uint8_t codes[QK];
         qs_fp16 d = 0, m = 0;
-        block_weights(importance ? importance + i * QK : NULL, w, QK);
+        qs_block_weights(importance ? importance + i * QK : NULL, w, QK);
         affine_quantize_block(src + i * QK, w, 15, 16, &d, &m, c);
         for (int j = 0; j < QK; j++) codes[j] = (uint8_t)c[j];
         store_half(b + offsetof(qs_block_q4_1, d), d);
@@ -442,7 +405,7 @@ void qs_quant_q5_0(const float *src, void *dst, int64_t n, const float *importan
         float w[QK];
         int q[QK];
         uint8_t codes[QK];
-        block_weights(importance ? importance + i * QK : NULL, w, QK);
+        qs_block_weights(importance ? importance + i * QK : NULL, w, QK);
         qs_fp16 d = sym_quantize_block(src + i * QK, w, &grid_q5, q);
         for (int j = 0; j < QK; j++) codes[j] = (uint8_t)(q[j] + 16);
         store_half(b + offsetof(qs_block_q5_0, d), d);
@@ -475,7 +438,7 @@ void qs_quant_q5_1(const float *src, void *dst, int64_t n, const float *importan
         int c[QK];
         uint8_t codes[QK];
         qs_fp16 d = 0, m = 0;
-        block_weights(importance ? importance + i * QK : NULL, w, QK);
+        qs_block_weights(importance ? importance + i * QK : NULL, w, QK);
         affine_quantize_block(src + i * QK, w, 31, 16, &d, &m, c);
         for (int j = 0; j < QK; j++) codes[j] = (uint8_t)c[j];
         store_half(b + offsetof(qs_block_q5_1, d), d);
@@ -502,7 +465,7 @@ void qs_quant_q8_0(const float *src, void *dst, int64_t n, const float *importan
     for (int64_t i = 0; i < n / QK; i++, b += sizeof(qs_block_q8_0)) {
         float w[QK];
         int q[QK];
-        block_weights(importance ? importance + i * QK : NULL, w, QK);
+        qs_block_weights(importance ? importance + i * QK : NULL, w, QK);
         qs_fp16 d = sym_quantize_block(src + i * QK, w, &grid_q8_0, q);
         int8_t *qs = (int8_t *)(b + offsetof(qs_block_q8_0, qs));
         for (int j = 0; j < QK; j++) qs[j] = (int8_t)q[j];
@@ -527,7 +490,7 @@ void qs_quant_q8_1(const float *src, void *dst, int64_t n, const float *importan
     for (int64_t i = 0; i < n / QK; i++, b += sizeof(qs_block_q8_1)) {
         float w[QK];
         int q[QK], sum = 0;
-        block_weights(importance ? importance + i * QK : NULL, w, QK);
+        qs_block_weights(importance ? importance + i * QK : NULL, w, QK);
         qs_fp16 d = sym_quantize_block(src + i * QK, w, &grid_q8_1, q);
         int8_t *qs = (int8_t *)(b + offsetof(qs_block_q8_1, qs));
         for (int j = 0; j < QK; j++) {
@@ -535,6 +498,6 @@ void qs_quant_q8_1(const float *src, void *dst, int64_t n, const float *importan
             sum += q[j];
         }
         store_half(b + offsetof(qs_block_q8_1, d), d);
-        store_half(b + offsetof(qs_block_q8_1, s), half_saturated((float)sum * qs_fp16_to_f32(d)));
+        store_half(b + offsetof(qs_block_q8_1, s), qs_half_saturated((float)sum * qs_fp16_to_f32(d)));
     }
 }
