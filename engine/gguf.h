@@ -7,6 +7,23 @@
  * point into the map and are NOT NUL-terminated (use len). All returned pointers stay valid
  * until gguf_close().
  *
+ * What the reader enforces beyond the spec's grammar, and why:
+ *   - keys non-empty, unique, without NUL bytes (ggml rejects empty and duplicate keys; a NUL
+ *     would make a key unreachable from a C string);
+ *   - bool values are the bytes 0 or 1; arrays nest at most GGUF_MAX_ARRAY_DEPTH deep;
+ *   - general.alignment, when present, is a u32 power of two (ggml reads it as u32);
+ *   - tensor names non-empty, unique, at most GGUF_MAX_TENSOR_NAME bytes, without NUL
+ *     (ggml stores names in 64-byte fields and refuses longer ones);
+ *   - n_dims 1..4 and every dimension >= 1 (ggml accepts 0, but a zero-sized weight is
+ *     meaningless in a model file and its own overflow check divides by the dimensions);
+ *   - the element count fits int64 and the byte size fits uint64; ne[0] is a multiple of the
+ *     type's block size; the type id names a known ggml type (incl. ones we cannot compute);
+ *   - the data section starts at the end of the tensor infos rounded up to the alignment, and
+ *     tensor data is laid out exactly as ggml requires: in declaration order, tensor i at
+ *     offset sum(padded sizes of tensors before i), so offsets are aligned and never overlap;
+ *     every tensor's bytes lie inside the file (padding after the last one may be missing).
+ * Only little-endian files exist in practice; a big-endian one is recognised and refused.
+ *
  * Writer: header and tensor infos first (all tensors declared before any data), then each
  * tensor's data in declaration order, streamed; written to "PATH.tmp.XXXXXX" in the same folder
  * and renamed over PATH at gguf_writer_finish() (atomic). */
@@ -18,6 +35,7 @@
 #define GGUF_MAX_DIMS 4
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MAX_ARRAY_DEPTH 8 /* nested arrays deeper than this are rejected */
+#define GGUF_MAX_TENSOR_NAME 63 /* bytes; ggml's GGML_MAX_NAME (64) including the NUL */
 
 typedef enum gguf_vtype {
     GGUF_VT_UINT8 = 0, GGUF_VT_INT8 = 1, GGUF_VT_UINT16 = 2, GGUF_VT_INT16 = 3,
@@ -34,9 +52,10 @@ typedef struct gguf_str {
 } gguf_str;
 
 /* One metadata entry. For arrays, arr_type is the element type, arr_count the number of
- * elements and data points at the first encoded element (strings and nested arrays are
- * variable-length: walk them with gguf_arr_str / gguf_arr_iter). For scalars, data points at the
- * encoded value (little-endian) and arr_count is 0. */
+ * elements, data points at the first encoded element and data_bytes covers the elements only
+ * (the 12-byte element type + count header sits just before data). Strings and nested arrays
+ * are variable-length: walk them with gguf_arr_iter. For scalars, data points at the encoded
+ * value (little-endian), data_bytes is its size (8 + length for a string) and arr_count is 0. */
 typedef struct gguf_kv {
     gguf_str key;
     gguf_vtype type;
@@ -79,7 +98,7 @@ gguf_file *gguf_open(const char *path, qs_error *err);
 gguf_file *gguf_open_memory(const void *buf, uint64_t size, const char *name, qs_error *err);
 void gguf_close(gguf_file *f);
 
-/* Lookups: index or -1. Linear in the number of keys / uses a hash for tensors. */
+/* Lookups: index or -1. Both use hash tables built at open (O(1)). */
 int64_t gguf_find_key(const gguf_file *f, const char *key);
 int64_t gguf_find_tensor(const gguf_file *f, const char *name);
 
@@ -109,23 +128,31 @@ void gguf_arr_begin(const gguf_kv *kv, gguf_arr_iter *it);
  * nested array, *sub is set to iterate it. Returns false at the end. Never reads past the map
  * (the structure was validated at open). */
 bool gguf_arr_next(gguf_arr_iter *it, const uint8_t **data, gguf_str *s, gguf_arr_iter *sub);
-/* Numeric element i of a numeric array as double / int64 (QS_ERR if not numeric or i out of
- * range). O(1). */
+/* Numeric element i of a numeric array (integers, floats, bool) as double (QS_ERR if not
+ * numeric or i out of range). O(1). */
 int gguf_arr_num(const gguf_kv *kv, uint64_t i, double *out);
+/* Integer element i of an integer (or bool) array as int64; QS_ERR for float arrays, a u64
+ * above INT64_MAX or i out of range. O(1). */
+int gguf_arr_int(const gguf_kv *kv, uint64_t i, int64_t *out);
 
 /* Size in bytes of one element of a fixed-size value type (0 for string/array). */
 int gguf_vtype_size(gguf_vtype t);
 const char *gguf_vtype_name(gguf_vtype t);
 
-/* Render a metadata value as short text for display ("3", "llama", "[32000 x string]").
- * Writes at most bufsize bytes incl. NUL. */
+/* Render a metadata value as short text for display: "3", "llama", "1e-05" (shortest text
+ * that reads back to the same float), "true", "[3 x i32: 1, 2, 3]" (elements listed when there
+ * are at most 16, nested arrays recursively), "[32000 x string]". Strings inside arrays are
+ * quoted; control characters and invalid UTF-8 are escaped (\n, \x01). Text that does not fit
+ * ends in "…" (cut at a UTF-8 boundary). Writes at most bufsize bytes incl. NUL. */
 void gguf_kv_format(const gguf_kv *kv, char *buf, size_t bufsize);
 
 /* ---------------------------------------------------------------- writer */
 
 typedef struct gguf_writer gguf_writer;
 
-/* Start a file that will become `path`. version is 3. alignment 0 means 32. */
+/* Start a file that will become `path`. version is 3. alignment 0 means 32; otherwise a power
+ * of two, written as general.alignment (setting general.alignment later changes it too). The
+ * temporary file gets the mode of an existing `path`, else 0644. */
 gguf_writer *gguf_writer_open(const char *path, uint32_t alignment, qs_error *err);
 /* Metadata, in the order to be written. Keys must be unique (QS_ERR on a duplicate). */
 int gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v);
@@ -137,21 +164,33 @@ int gguf_writer_set_str(gguf_writer *w, const char *key, const char *v);
 /* Array of fixed-size elements (type not string/array): count elements at data (LE encoded). */
 int gguf_writer_set_arr(gguf_writer *w, const char *key, gguf_vtype type, const void *data, uint64_t count);
 int gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *strs, uint64_t count);
+/* Any fixed-size scalar type (u8 … f64, bool): value points at one host (little-endian) value. */
+int gguf_writer_set_scalar(gguf_writer *w, const char *key, gguf_vtype type, const void *value);
+/* String of explicit length (may hold NUL bytes). */
+int gguf_writer_set_strn(gguf_writer *w, const char *key, const char *v, uint64_t len);
+/* Any value from its GGUF encoding (for arrays: element type u32, count u64, elements — nested
+ * arrays included). Validated exactly as the reader validates a value; nbytes must match. */
+int gguf_writer_set_raw(gguf_writer *w, const char *key, gguf_vtype type, const void *enc, uint64_t nbytes);
 /* Copy a key/value verbatim from an opened file (any type, nested arrays included). If a key of
  * that name was already set, the new value replaces it. */
 int gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv);
-/* Declare a tensor (all tensors before any data). ne[0] is the row length. */
+/* Declare a tensor (all tensors before any data). ne[0] is the row length. Checked like the
+ * reader checks (name, n_dims, dims >= 1, type id, ne[0] a multiple of the block size). */
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne);
 /* Write the next tensor's bytes (declaration order). May be called several times per tensor
- * with consecutive chunks; the writer checks the total against the declared size. The first
- * call writes the header and tensor infos. */
+ * with consecutive chunks; a chunk may not run past the current tensor's declared size. The
+ * first call writes the header and tensor infos. Each tensor is followed by zero padding to the
+ * alignment (the last one too), exactly as ggml lays a file out. */
 int gguf_writer_write(gguf_writer *w, const void *data, uint64_t nbytes);
-/* Complete: checks every tensor was written in full, flushes, fsyncs, renames into place.
- * Frees w in every case; on failure the temporary file is removed and err says why. */
+/* Complete: checks every tensor was written in full, flushes, fsyncs, renames into place and
+ * fsyncs the folder. Frees w in every case; on failure the temporary file is removed, PATH is
+ * untouched and err says why. */
 int gguf_writer_finish(gguf_writer *w, qs_error *err);
 /* Abandon: removes the temporary file and frees w. Safe after any failed call. */
 void gguf_writer_abort(gguf_writer *w);
-/* Last error of the writer (after a set/add/write call returned non-OK). */
+/* Last error of the writer (after a set/add/write call returned non-OK). A misuse (duplicate
+ * key, bad tensor, oversize chunk) leaves the writer usable; an I/O error makes every later
+ * call fail and removes the temporary file at once. */
 const char *gguf_writer_error(const gguf_writer *w);
 
 #endif
