@@ -8,7 +8,12 @@
 #define QS_VERSION "0.0.0"
 #endif
 
+extern const char cmd_tokenize_usage[];
+int cmd_tokenize(int argc, char **argv);
+
 const cli_command cli_commands[] = {
+    {"tokenize", "text from stdin to token ids with the model's own tokenizer", cmd_tokenize_usage,
+     cmd_tokenize},
     {NULL, NULL, NULL, NULL},
 };
 
