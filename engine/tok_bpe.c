@@ -599,11 +599,6 @@ static int split_words(const qs_tokenizer *t, const char *text, size_t len, tok_
     return QS_OK;
 }
 
-int tok_bpe_split(const qs_tokenizer *t, const char *text, size_t len, tok_scratch *s, const char **norm,
-                  size_t *norm_len, size_t *n_words, qs_error *err) {
-    return split_words(t, text, len, s, norm, norm_len, n_words, err);
-}
-
 /* ================================================================ merging */
 
 typedef struct bpe_sym {

@@ -166,11 +166,6 @@ int tok_bpe_setup(qs_tokenizer *tok, qs_error *err);
 int tok_bpe_fragment(const qs_tokenizer *tok, const char *text, size_t len, tok_scratch *s,
                      tok_ids *out, qs_error *err);
 void tok_bpe_free(qs_tokenizer *tok);
-/* Split a raw fragment into pre-tokenizer words (for tests and tools): word boundaries as
- * byte offsets of the normalized text, which is returned in *norm (points into s or text). */
-int tok_bpe_split(const qs_tokenizer *tok, const char *text, size_t len, tok_scratch *s,
-                  const char **norm, size_t *norm_len, size_t *n_words, qs_error *err);
-
 /* utf8 helpers */
 /* Length of a UTF-8 sequence from its first byte, llama.cpp's rule (1 for continuation bytes). */
 static inline size_t tok_utf8_len(unsigned char c) {

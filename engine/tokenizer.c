@@ -142,7 +142,7 @@ static int32_t strtab_add(tok_strtab *t, const char *s, size_t len) {
     return sid;
 }
 
-/* Id of a string, adding it (unmapped duplicates impossible: finds first). */
+/* Id of a string, added to the table if it is not there yet. */
 static int32_t strtab_intern(tok_strtab *t, const char *s, size_t len) {
     int32_t sid = tok_strtab_find(t, s, len);
     return sid >= 0 ? sid : strtab_add(t, s, len);
