@@ -25,6 +25,8 @@ int cmd_synth(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tensor(int argc, char **argv);
 int cmd_errors(int argc, char **argv);
+extern const char cmd_tokenize_usage[];
+int cmd_tokenize(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"info", "what a model is made of: hyper-parameters, types, tensor table", cmd_info_usage, cmd_info},
@@ -34,6 +36,7 @@ const cli_command cli_commands[] = {
     {"estimate", "memory a model needs under a plan: parts by device, fit, max context", cmd_estimate_usage, cmd_estimate},
     {"quantize", "export a GGUF quantized per a plan or preset", cmd_quantize_usage, cmd_quantize},
     {"synth", "write a random-weight model with a real model's shape", cmd_synth_usage, cmd_synth},
+    {"tokenize", "text from stdin to token ids with the model's own tokenizer", cmd_tokenize_usage, cmd_tokenize},
     {NULL, NULL, NULL, NULL},
 };
 
