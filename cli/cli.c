@@ -27,6 +27,9 @@ int cmd_tensor(int argc, char **argv);
 int cmd_errors(int argc, char **argv);
 extern const char cmd_tokenize_usage[];
 int cmd_tokenize(int argc, char **argv);
+extern const char cmd_ppl_usage[], cmd_bench_usage[];
+int cmd_ppl(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"info", "what a model is made of: hyper-parameters, types, tensor table", cmd_info_usage, cmd_info},
@@ -37,6 +40,8 @@ const cli_command cli_commands[] = {
     {"quantize", "export a GGUF quantized per a plan or preset", cmd_quantize_usage, cmd_quantize},
     {"synth", "write a random-weight model with a real model's shape", cmd_synth_usage, cmd_synth},
     {"tokenize", "text from stdin to token ids with the model's own tokenizer", cmd_tokenize_usage, cmd_tokenize},
+    {"ppl", "perplexity over a text; with --kld, a plan's divergence from the original", cmd_ppl_usage, cmd_ppl},
+    {"bench", "prompt and generation speed (tokens/s) of the model as planned", cmd_bench_usage, cmd_bench},
     {NULL, NULL, NULL, NULL},
 };
 
