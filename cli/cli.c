@@ -27,6 +27,9 @@ int cmd_tensor(int argc, char **argv);
 int cmd_errors(int argc, char **argv);
 extern const char cmd_tokenize_usage[];
 int cmd_tokenize(int argc, char **argv);
+extern const char cmd_ppl_usage[], cmd_bench_usage[];
+int cmd_ppl(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"info", "what a model is made of: hyper-parameters, types, tensor table", cmd_info_usage, cmd_info},
@@ -37,6 +40,8 @@ const cli_command cli_commands[] = {
     {"quantize", "export a GGUF quantized per a plan or preset", cmd_quantize_usage, cmd_quantize},
     {"synth", "write a random-weight model with a real model's shape", cmd_synth_usage, cmd_synth},
     {"tokenize", "text from stdin to token ids with the model's own tokenizer", cmd_tokenize_usage, cmd_tokenize},
+    {"ppl", "perplexity over a text; with --kld, a plan's divergence from the original", cmd_ppl_usage, cmd_ppl},
+    {"bench", "prompt and generation speed (tokens/s) of the model as planned", cmd_bench_usage, cmd_bench},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -81,12 +86,19 @@ static const char *demo_model(char *buf, size_t n) {
     return buf;
 }
 
+static bool is_command(const char *name) {
+    for (const cli_command *c = cli_commands; c->name; c++)
+        if (!strcmp(c->name, name)) return true;
+    return false;
+}
+
 int cli_main(int argc, char **argv) {
     setlocale(LC_ALL, "");
     /* quantscope [MODEL.gguf [--plan P] [--theme T]]: the explorer on a terminal; when stdin or
      * stdout is not a terminal (pipes, scripts), the model's info instead. No model: the
      * built-in demo model. */
-    if (argc < 2 || (argv[1][0] != '-' && access(argv[1], F_OK) == 0)) {
+    /* a command name wins over a file of that name (the source tree has a bench/ folder) */
+    if (argc < 2 || (argv[1][0] != '-' && !is_command(argv[1]) && access(argv[1], F_OK) == 0)) {
         char demo[4096];
         const char *model = argc >= 2 ? argv[1] : demo_model(demo, sizeof demo);
         if (!model) return CLI_FAIL;
