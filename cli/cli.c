@@ -27,6 +27,8 @@ int cmd_tensor(int argc, char **argv);
 int cmd_errors(int argc, char **argv);
 extern const char cmd_tokenize_usage[];
 int cmd_tokenize(int argc, char **argv);
+extern const char cmd_chat_usage[];
+int cmd_chat(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"info", "what a model is made of: hyper-parameters, types, tensor table", cmd_info_usage, cmd_info},
@@ -37,6 +39,7 @@ const cli_command cli_commands[] = {
     {"quantize", "export a GGUF quantized per a plan or preset", cmd_quantize_usage, cmd_quantize},
     {"synth", "write a random-weight model with a real model's shape", cmd_synth_usage, cmd_synth},
     {"tokenize", "text from stdin to token ids with the model's own tokenizer", cmd_tokenize_usage, cmd_tokenize},
+    {"chat", "talk with the model, or complete a prompt, through quantscope's engine", cmd_chat_usage, cmd_chat},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -94,6 +94,18 @@ qs_chat_tmpl qs_chat_tmpl_detect(const char *j) {
     return QS_TMPL_UNKNOWN;
 }
 
+qs_chat_tmpl qs_chat_tmpl_of_model(const gguf_file *f) {
+    gguf_str v;
+    if (!f || gguf_get_str(f, "tokenizer.chat_template", &v) != QS_OK || v.len == 0) return QS_TMPL_NONE;
+    char *j = malloc(v.len + 1);
+    if (!j) return QS_TMPL_UNKNOWN;
+    memcpy(j, v.ptr, v.len);
+    j[v.len] = 0;
+    const qs_chat_tmpl t = qs_chat_tmpl_detect(j);
+    free(j);
+    return t;
+}
+
 /* ================================================================ formatting */
 
 typedef struct sbuf {

@@ -26,13 +26,15 @@
  * roles in the text write them as given, [INST] families treat any role other than "system"
  * and "user" as the assistant.
  *
- * Everything here is pure (no globals, no I/O) and thread-safe. */
+ * Everything here is pure (no globals, no I/O beyond reading an open GGUF's keys) and
+ * thread-safe. */
 #ifndef QS_CHAT_TEMPLATE_H
 #define QS_CHAT_TEMPLATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "gguf.h"
 #include "qs_common.h"
 
 typedef enum qs_chat_tmpl {
@@ -67,6 +69,10 @@ typedef struct qs_chat_msg {
  * guess. One deliberate difference: Zephyr's published template (<|user|>, <|assistant|>,
  * eos_token, no <|end|>) is recognised as zephyr, where llama.cpp takes it for GLM-Edge. */
 qs_chat_tmpl qs_chat_tmpl_detect(const char *jinja);
+
+/* The family of a model's tokenizer.chat_template (QS_TMPL_NONE when it has none, or when
+ * the value is not a string). */
+qs_chat_tmpl qs_chat_tmpl_of_model(const gguf_file *f);
 
 /* The family named name ("chatml", "llama3", "llama2-sys", "none", ...), or QS_TMPL_UNKNOWN. */
 qs_chat_tmpl qs_chat_tmpl_from_name(const char *name);
