@@ -12,12 +12,15 @@
 
 #include "chat.h"
 #include "cli.h"
+#include "cli_engine.h"
 #include "cli_util.h"
 #include "qs_types.h"
 
 const char cmd_chat_usage[] =
-    "usage: quantscope chat MODEL.gguf [-p PROMPT] [options]\n\n"
-    "Talks with the model through quantscope's own inference engine.\n\n"
+    "usage: quantscope chat MODEL.gguf [--plan PLAN.yaml | --preset P] [-p PROMPT] [options]\n\n"
+    "Talks with the model through quantscope's own inference engine, quantized in memory\n"
+    "exactly as the plan or preset says (byte for byte what 'quantscope quantize' writes);\n"
+    "without either, the model as stored.\n\n"
     "With -p, one reply to PROMPT is written to standard output. A model without a chat\n"
     "template (a base model such as stories260K) continues the text instead: the prompt is\n"
     "echoed first and the continuation follows it, as llama-completion prints it.\n\n"
@@ -26,6 +29,8 @@ const char cmd_chat_usage[] =
     "kept in the model's cache, so each turn reads only the new line. When the context is\n"
     "full, the oldest turns are dropped (the system prompt is kept) and the reply goes on;\n"
     "on a terminal you are asked first. Statistics go to standard error.\n\n"
+    "  --plan FILE            quantization plan (quantscope-plan(5)) to chat under\n"
+    "  --preset P             a llama.cpp mix instead of a plan: Q4_K_M, Q8_0, ...\n"
     "  -p, --prompt TEXT      one completion of TEXT, then exit\n"
     "  -n, --n-predict N      most tokens per reply (default -1: until the end of the turn\n"
     "                         or a full context)\n"
@@ -53,6 +58,8 @@ typedef struct chat_opts {
     const char *prompt;
     const char *system;
     const char *tmpl_name;
+    const char *plan;   /* --plan FILE or NULL */
+    const char *preset; /* --preset NAME or NULL */
     int n_predict;
     qs_sampler_params sp;
     bool seed_given;
@@ -60,37 +67,42 @@ typedef struct chat_opts {
     bool echo;
 } chat_opts;
 
-/* What a chat runs on. */
+/* What a chat runs on: the model (quantized in memory per --plan / --preset, as stored
+ * without), its tokenizer and a context. */
 typedef struct chat_model {
-    gguf_file *f;
-    qs_infer_model *m;
-    qs_tokenizer *tok;
+    cli_engine e;
+    bool open;
+    const qs_tokenizer *tok; /* owned by e */
     qs_infer_ctx *ctx;
 } chat_model;
 
 static void chat_unload(chat_model *cm) {
     qs_infer_ctx_free(cm->ctx);
-    qs_tok_free(cm->tok);
-    qs_infer_model_free(cm->m);
-    gguf_close(cm->f);
+    if (cm->open) cli_engine_close(&cm->e);
     memset(cm, 0, sizeof *cm);
 }
 
-/* Opens the model for chatting: the file, the forward pass over its weights, its tokenizer and
- * a context. (The one place that decides which weights a chat uses.) */
-static int chat_load(const char *path, const qs_infer_params *ip, chat_model *cm, qs_error *err) {
+/* Opens the model for chatting through cli_engine (the one place that decides which weights
+ * a chat uses). Prints its own messages; returns a CLI_* status. */
+static int chat_load(const chat_opts *o, chat_model *cm) {
     memset(cm, 0, sizeof *cm);
-    cm->f = gguf_open(path, err);
-    if (!cm->f) return QS_ERR;
-    cm->m = qs_infer_model_load(cm->f, err);
-    if (cm->m) cm->tok = qs_tok_load(cm->f, err);
-    if (cm->tok) cm->ctx = qs_infer_ctx_new(cm->m, ip, err);
-    if (!cm->ctx) {
-        if (cm->m && !strstr(err->msg, path)) qs_error_prefix(err, "%s", path);
+    int rc = cli_engine_open(&cm->e, "chat", o->model, o->plan, o->preset, o->ip.n_threads);
+    if (rc != CLI_OK) return rc;
+    cm->open = true;
+    cm->tok = cli_engine_tokenizer(&cm->e, "chat");
+    if (!cm->tok) {
         chat_unload(cm);
-        return QS_ERR;
+        return CLI_FAIL;
     }
-    return QS_OK;
+    qs_error err = {{0}};
+    cm->ctx = qs_infer_ctx_new(cli_engine_model(&cm->e), &o->ip, &err);
+    if (!cm->ctx) {
+        chat_unload(cm);
+        return cli_fail("chat", "%s: %s", o->model, err.msg);
+    }
+    if (cm->e.has_plan)
+        fprintf(stderr, "quantscope chat: %s: %s\n", o->model, cm->e.plan_desc);
+    return CLI_OK;
 }
 
 /* ---------------------------------------------------------------- output */
@@ -207,7 +219,7 @@ static int run_turn(qs_chat *s, const char *text, bool interactive, const chat_o
 /* ---------------------------------------------------------------- options */
 
 static int parse_opts(int argc, char **argv, chat_opts *o) {
-    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REPEAT, O_SEED, O_SYSTEM, O_TEMPLATE, O_KV, O_NOECHO };
+    enum { O_TEMP = 256, O_TOPK, O_TOPP, O_MINP, O_REPEAT, O_SEED, O_SYSTEM, O_TEMPLATE, O_KV, O_NOECHO, O_PLAN, O_PRESET };
     static const struct option opts[] = {
         {"prompt", required_argument, NULL, 'p'},
         {"n-predict", required_argument, NULL, 'n'},
@@ -223,6 +235,8 @@ static int parse_opts(int argc, char **argv, chat_opts *o) {
         {"template", required_argument, NULL, O_TEMPLATE},
         {"kv-type", required_argument, NULL, O_KV},
         {"no-echo", no_argument, NULL, O_NOECHO},
+        {"plan", required_argument, NULL, O_PLAN},
+        {"preset", required_argument, NULL, O_PRESET},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "chat";
@@ -297,6 +311,8 @@ static int parse_opts(int argc, char **argv, chat_opts *o) {
             else return cli_usage_error(cmd, "--kv-type wants f16, f32 or q8_0, not '%s'", optarg);
             break;
         case O_NOECHO: o->echo = false; break;
+        case O_PLAN: o->plan = optarg; break;
+        case O_PRESET: o->preset = optarg; break;
         case ':': return cli_usage_error(cmd, "missing value for %s", argv[optind - 1]);
         default: return cli_usage_error(cmd, "unknown option %s", argv[optind - 1]);
         }
@@ -317,9 +333,10 @@ int cmd_chat(int argc, char **argv) {
 
     qs_error err = {{0}};
     chat_model cm;
-    if (chat_load(o.model, &o.ip, &cm, &err) != QS_OK) return cli_fail("chat", "%s", err.msg);
+    rc = chat_load(&o, &cm);
+    if (rc != CLI_OK) return rc;
 
-    qs_chat_tmpl t = o.tmpl_name ? qs_chat_tmpl_from_name(o.tmpl_name) : qs_chat_tmpl_of_model(cm.f);
+    qs_chat_tmpl t = o.tmpl_name ? qs_chat_tmpl_from_name(o.tmpl_name) : qs_chat_tmpl_of_model(cm.e.cp.m->gguf);
     if (t == QS_TMPL_UNKNOWN) {
         fprintf(stderr, "quantscope chat: %s: chat template not recognised; using chatml "
                         "(choose another with --template)\n", o.model);

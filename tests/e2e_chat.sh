@@ -79,8 +79,16 @@ for P in Q8_0 Q4_0; do
         a=$(first_sentence "$T/out")
         b=$(first_sentence "$i.f32")
         if [ -n "$a" ] && [ "$a" = "$b" ]; then ok; else bad "$P '$p': first sentence '$a', F32 '$b'"; fi
+        # the same plan applied in memory (--preset) gives exactly the exported file's text
+        cp "$T/out" "$T/file-$P.out"
+        expect 0 "--preset $P greedy '$p'" -- "$QS" chat "$M" --preset "$P" -p "$p" -n 64 --temp 0 --no-echo
+        same_file "$T/out" "$T/file-$P.out" "chat --preset $P equals chat on the $P file"
+        has err "preset $P" "the plan is named"
     done
 done
+expect 2 "--plan and --preset together" -- "$QS" chat "$M" --preset Q8_0 --plan x.yaml -p hi
+expect 1 "missing plan file" -- "$QS" chat "$M" --plan "$T/nope.yaml" -p hi
+has err "nope.yaml" "the missing plan file named"
 
 # sampling: the same seed gives the same text, and it is not the greedy text
 expect 0 "sampled" -- "$QS" chat "$M" -p "Once upon a time" -n 40 --seed 7 --temp 1
