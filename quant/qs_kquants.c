@@ -133,6 +133,15 @@ static float kq_store_fp16(float v, int e, qs_fp16 *h) {
     return ldexpf(qs_fp16_to_f32(*h), -e);
 }
 
+/* A factor below fp16's normal range (2^-14) keeps only a few significant bits there. Returns
+ * the smallest normal half (in the scaled domain, with v's sign) for such a v, else v: the
+ * solvers then also try that factor, with smaller integers under it. */
+static float kq_normal_floor(float v, int e) {
+    const float real = ldexpf(v, e);
+    if (real != 0.0f && fabsf(real) < 0x1p-14f) return copysignf(ldexpf(0x1p-14f, -e), v);
+    return v;
+}
+
 /* ======================================================================================== */
 /* Affine formats (Q2_K, Q4_K, Q5_K): y = d*sc*q - dmin*m                                    */
 /* ======================================================================================== */
@@ -343,16 +352,16 @@ static bool kq_affine_refit(const kq_affine_fmt *f, const kq_in *in, const kq_af
     return true;
 }
 
-static void kq_affine_solve(const kq_affine_fmt *f, const kq_in *in, kq_affine_q *best) {
-    float s[16], m[16], smax = 0.0f, mmax = 0.0f;
-    for (int j = 0; j < f->nsub; j++) {
-        kq_affine_ideal(f, in->x + j * f->len, in->w + j * f->len, &s[j], &m[j]);
-        smax = kq_max(smax, s[j]);
-        mmax = kq_max(mmax, m[j]);
-    }
+/* From the factors d0, dmin0 (scaled domain, before fp16 rounding) and the per-sub-block
+ * targets s_t, m_t: the first wide pick, then refits. */
+static void kq_affine_run(const kq_affine_fmt *f, const kq_in *in, const float *s_t,
+                          const float *m_t, float d0, float dmin0, kq_affine_q *best) {
+    float s[16], m[16];
+    memcpy(s, s_t, sizeof s);
+    memcpy(m, m_t, sizeof m);
     kq_affine_q cur;
-    float d = kq_store_fp16(smax / (float)f->smax, in->e, &cur.d);
-    float dmin = kq_store_fp16(mmax / (float)f->smax, in->e, &cur.dmin);
+    float d = kq_store_fp16(d0, in->e, &cur.d);
+    float dmin = kq_store_fp16(dmin0, in->e, &cur.dmin);
     const kq_reach wide = {f->srad, f->mrad}, near = {1, 1.0f};
     cur.err = kq_affine_assign(f, in, s, m, d, dmin, wide, &cur);
     *best = cur;
@@ -373,6 +382,24 @@ static void kq_affine_solve(const kq_affine_fmt *f, const kq_in *in, kq_affine_q
         cur.err = kq_affine_assign(f, in, s, m, d, dmin, near, &cur);
         if (!(cur.err < best->err)) break;
         *best = cur;
+    }
+}
+
+static void kq_affine_solve(const kq_affine_fmt *f, const kq_in *in, kq_affine_q *best) {
+    float s[16], m[16], smax = 0.0f, mmax = 0.0f;
+    for (int j = 0; j < f->nsub; j++) {
+        kq_affine_ideal(f, in->x + j * f->len, in->w + j * f->len, &s[j], &m[j]);
+        smax = kq_max(smax, s[j]);
+        mmax = kq_max(mmax, m[j]);
+    }
+    /* the largest ideal scale and min get the largest integers */
+    const float d0 = smax / (float)f->smax, m0 = mmax / (float)f->smax;
+    kq_affine_run(f, in, s, m, d0, m0, best);
+    const float d1 = kq_normal_floor(d0, in->e), m1 = kq_normal_floor(m0, in->e);
+    if (d1 != d0 || m1 != m0) {
+        kq_affine_q alt;
+        kq_affine_run(f, in, s, m, d1, m1, &alt);
+        if (alt.err < best->err) *best = alt;
     }
 }
 
@@ -525,15 +552,14 @@ static bool kq_sym_refit(const kq_in *in, const kq_sym_q *r, float *d) {
     return true;
 }
 
-static void kq_sym_solve(const kq_sym_fmt *f, const kq_in *in, kq_sym_q *best) {
-    float s[KQ_SYM_NSUB], sbig = 0.0f;
-    for (int j = 0; j < KQ_SYM_NSUB; j++) {
-        s[j] = kq_sym_ideal(f, in->x + j * KQ_SYM_LEN, in->w + j * KQ_SYM_LEN);
-        if (fabsf(s[j]) > fabsf(sbig)) sbig = s[j];
-    }
+/* From the factor d0 (scaled domain, before fp16 rounding) and the per-sub-block targets
+ * s_t: the first wide pick, then refits. */
+static void kq_sym_run(const kq_sym_fmt *f, const kq_in *in, const float *s_t, float d0,
+                       kq_sym_q *best) {
+    float s[KQ_SYM_NSUB];
+    memcpy(s, s_t, sizeof s);
     kq_sym_q cur;
-    /* the largest sub-block scale goes to the longer, negative end of the scale range */
-    float d = kq_store_fp16(sbig / (float)f->slo, in->e, &cur.d);
+    float d = kq_store_fp16(d0, in->e, &cur.d);
     cur.err = kq_sym_assign(f, in, s, d, f->radius, &cur);
     *best = cur;
     /* Refit d to the chosen integers and re-pick them nearby, while the error falls. */
@@ -547,6 +573,23 @@ static void kq_sym_solve(const kq_sym_fmt *f, const kq_in *in, kq_sym_q *best) {
         cur.err = kq_sym_assign(f, in, s, d, 2, &cur);
         if (!(cur.err < best->err)) break;
         *best = cur;
+    }
+}
+
+static void kq_sym_solve(const kq_sym_fmt *f, const kq_in *in, kq_sym_q *best) {
+    float s[KQ_SYM_NSUB], sbig = 0.0f;
+    for (int j = 0; j < KQ_SYM_NSUB; j++) {
+        s[j] = kq_sym_ideal(f, in->x + j * KQ_SYM_LEN, in->w + j * KQ_SYM_LEN);
+        if (fabsf(s[j]) > fabsf(sbig)) sbig = s[j];
+    }
+    /* the largest sub-block scale goes to the longer, negative end of the scale range */
+    const float d0 = sbig / (float)f->slo;
+    kq_sym_run(f, in, s, d0, best);
+    const float d1 = kq_normal_floor(d0, in->e);
+    if (d1 != d0) {
+        kq_sym_q alt;
+        kq_sym_run(f, in, s, d1, &alt);
+        if (alt.err < best->err) *best = alt;
     }
 }
 
@@ -866,6 +909,8 @@ void qs_quant_q8_K(const float *src, void *dst, int64_t n, const float *importan
                 for (int i = 0; i < QK; i++)
                     blk.qs[i] = (int8_t)kq_qint(iscale * x[i], -128.0f, 127.0f);
                 blk.d = 1.0f / iscale;
+                /* only for |values| near FLT_MAX can d * 127 overflow; keep the output finite */
+                while (!(fabsf(blk.d) * 127.0f <= FLT_MAX)) blk.d = nextafterf(blk.d, 0.0f);
             } else { /* |mx| so small that 127/mx overflows: divide instead */
                 for (int i = 0; i < QK; i++)
                     blk.qs[i] = (int8_t)kq_qint(-127.0f * (x[i] / mx), -128.0f, 127.0f);
