@@ -151,16 +151,15 @@ typedef struct kq_affine_fmt {
     int len;       /* values per sub-block */
     int qmax;      /* quants are 0..qmax */
     int smax;      /* sub-block scales and mins are 0..smax */
-    int ncand;     /* candidate quant ranges tried per sub-block for its ideal */
-    float cand_lo; /* candidates map the sub-block's range onto qmax + cand_lo + k*cand_step */
-    float cand_step;
+    float cand_lo; /* the KQ_LANES candidates for a sub-block's ideal map its range onto */
+    float cand_step; /* qmax + cand_lo + c*cand_step quant steps */
     int srad;   /* first pick: integer scales tried on each side of the ideal */
     float mrad; /* first pick: integer mins tried on each side of the ideal, at most */
 } kq_affine_fmt;
 
-static const kq_affine_fmt kq_fmt_q2_K = {16, 16, 3, 15, 4, -0.5f, 0.4f, 2, 3.0f};
-static const kq_affine_fmt kq_fmt_q4_K = {8, 32, 15, 63, 5, -1.0f, 0.4f, 3, 4.0f};
-static const kq_affine_fmt kq_fmt_q5_K = {8, 32, 31, 63, 5, -0.5f, 0.3f, 3, 5.0f};
+static const kq_affine_fmt kq_fmt_q2_K = {16, 16, 3, 15, -0.5f, 0.2f, 2, 3.0f};
+static const kq_affine_fmt kq_fmt_q4_K = {8, 32, 15, 63, -1.0f, 0.25f, 3, 4.0f};
+static const kq_affine_fmt kq_fmt_q5_K = {8, 32, 31, 63, -0.5f, 0.2f, 3, 5.0f};
 
 typedef struct kq_affine_q {
     qs_fp16 d, dmin;
@@ -192,9 +191,9 @@ static void kq_affine_quants(const float *x, int len, int qmax, float d1, float 
     for (int i = 0; i < len; i++) l[i] = (uint8_t)kq_qint((x[i] + m1) * inv, 0.0f, (float)qmax);
 }
 
-/* Ideal real scale s >= 0 and min m >= 0 (y = s*q - m) of one sub-block: each candidate range
- * gives quants, a weighted least-squares fit of (s, m) to them gives the error; the best
- * candidate is then re-rounded and refitted while that helps. */
+/* Ideal real scale s >= 0 and min m >= 0 (y = s*q - m) of one sub-block: each of KQ_LANES
+ * candidate quant ranges gives quants (evaluated side by side, one per lane), a weighted
+ * least-squares fit of (s, m) to them gives the error, and the best fit wins. */
 static void kq_affine_ideal(const kq_affine_fmt *f, const float *x, const float *w, float *s_out,
                             float *m_out) {
     const int len = f->len;
@@ -213,30 +212,27 @@ static void kq_affine_ideal(const kq_affine_fmt *f, const float *x, const float 
         return;
     }
     const float qmax = (float)f->qmax;
+    /* quants round((x - lo) * inv[c]); x >= lo already, and clamping x at xhi[c] clamps the
+     * quant at qmax (with a run-time bound, so the loop stays vectorizable) */
+    float inv[KQ_LANES], xhi[KQ_LANES], a_l[KQ_LANES], a_ll[KQ_LANES], a_xl[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) {
+        inv[c] = (qmax + f->cand_lo + f->cand_step * (float)c) / (hi - lo);
+        xhi[c] = lo + qmax / inv[c];
+        a_l[c] = a_ll[c] = a_xl[c] = 0.0f;
+    }
+    for (int i = 0; i < len; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            const float v = xi < xhi[c] ? xi : xhi[c];
+            const float l = kq_rint((v - lo) * inv[c]), wl = wi * l;
+            a_l[c] += wl;
+            a_ll[c] += wl * l;
+            a_xl[c] += wl * xi;
+        }
+    }
     float best = INFINITY, bs = (hi - lo) / qmax, bb = lo;
-    float shift = -lo, inv = 0.0f; /* quants are round((x + shift) * inv) */
-    for (int k = 0; k < f->ncand + 3; k++) {
-        if (k < f->ncand) {
-            inv = (qmax + f->cand_lo + f->cand_step * (float)k) / (hi - lo);
-            shift = -lo;
-        } else { /* the last rounds re-round with the best fit so far */
-            if (!(best < INFINITY)) break;
-            inv = 1.0f / bs;
-            shift = -bb;
-        }
-        float a_l[KQ_LANES] = {0}, a_ll[KQ_LANES] = {0}, a_xl[KQ_LANES] = {0};
-        for (int i = 0; i < len; i += KQ_LANES) {
-            for (int j = 0; j < KQ_LANES; j++) {
-                float v = (x[i + j] + shift) * inv;
-                v = v > 0.0f ? v : 0.0f;
-                v = v < qmax ? v : qmax;
-                const float l = kq_rint(v), wl = w[i + j] * l;
-                a_l[j] += wl;
-                a_ll[j] += wl * l;
-                a_xl[j] += wl * x[i + j];
-            }
-        }
-        const float swl = kq_lane_sum(a_l), swll = kq_lane_sum(a_ll), swxl = kq_lane_sum(a_xl);
+    for (int c = 0; c < KQ_LANES; c++) {
+        const float swl = a_l[c], swll = a_ll[c], swxl = a_xl[c];
         const float det = sw * swll - swl * swl;
         if (!(det > 0.0f)) continue;
         float sc = (sw * swxl - swl * swx) / det;
@@ -252,8 +248,6 @@ static void kq_affine_ideal(const kq_affine_fmt *f, const float *x, const float 
             best = err;
             bs = sc;
             bb = b;
-        } else if (k >= f->ncand) {
-            break;
         }
     }
     *s_out = bs;
@@ -410,14 +404,13 @@ static void kq_affine_solve(const kq_affine_fmt *f, const kq_in *in, kq_affine_q
 typedef struct kq_sym_fmt {
     int qlo, qhi;  /* quants */
     int slo, shi;  /* sub-block scales */
-    int ncand;     /* candidates per orientation */
-    float cand_lo; /* the largest value maps to (qlo or qhi) widened by cand_lo + k*cand_step */
-    float cand_step;
+    float cand_lo; /* KQ_LANES/2 candidates per end of the quant range: the largest value maps */
+    float cand_step; /* to that end widened by cand_lo + k*cand_step */
     int radius; /* integer scales tried on each side of the ideal */
 } kq_sym_fmt;
 
-static const kq_sym_fmt kq_fmt_q3_K = {-4, 3, -32, 31, 5, -0.5f, 0.25f, 2};
-static const kq_sym_fmt kq_fmt_q6_K = {-32, 31, -128, 127, 4, -0.5f, 0.3f, 16};
+static const kq_sym_fmt kq_fmt_q3_K = {-4, 3, -32, 31, -0.5f, 0.3f, 2};
+static const kq_sym_fmt kq_fmt_q6_K = {-32, 31, -128, 127, -0.5f, 0.3f, 16};
 
 #define KQ_SYM_LEN 16
 #define KQ_SYM_NSUB 16
@@ -429,32 +422,10 @@ typedef struct kq_sym_q {
     double err;
 } kq_sym_q;
 
-/* Ideal real scale of one sub-block of 16 (y = s*q). */
-/* For quants q = round(x*inv) clamped to the format's range: the least-squares scale for them
- * (*s) and the error reduction it achieves, swxl^2/swll (the error is swxx minus this). */
-static float kq_sym_gain(const kq_sym_fmt *f, const float *x, const float *w, float inv,
-                         float *s) {
-    const float qlo = (float)f->qlo, qhi = (float)f->qhi;
-    float a_xl[KQ_LANES] = {0}, a_ll[KQ_LANES] = {0};
-    for (int i = 0; i < KQ_SYM_LEN; i += KQ_LANES) {
-        for (int k = 0; k < KQ_LANES; k++) {
-            float v = x[i + k] * inv;
-            v = v > qlo ? v : qlo;
-            v = v < qhi ? v : qhi;
-            const float q = kq_rint(v), wq = w[i + k] * q;
-            a_xl[k] += wq * x[i + k];
-            a_ll[k] += wq * q;
-        }
-    }
-    const float swxl = kq_lane_sum(a_xl), swll = kq_lane_sum(a_ll);
-    if (!(swll > 0.0f)) return 0.0f;
-    *s = swxl / swll;
-    return swxl * *s;
-}
-
 /* Ideal real scale of one sub-block of 16 (y = s*q): candidates put the value of largest
- * magnitude at either end of the quant range, slightly inside or outside it; the best
- * least-squares fit is then re-rounded and refitted while that helps. */
+ * magnitude at either end of the quant range, slightly inside or outside it, one candidate
+ * per lane; the least-squares scale for each candidate's quants is scored by the error
+ * reduction it achieves, swxl^2/swll (the error is swxx minus that). */
 static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
     float amax = 0.0f, mx = 0.0f;
     for (int i = 0; i < KQ_SYM_LEN; i++) {
@@ -464,46 +435,66 @@ static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
         }
     }
     if (amax == 0.0f) return 0.0f;
-    float best = 0.0f, bs = mx / (float)f->qlo;
-    for (int side = 0; side < 2; side++) {
-        /* side 0: the largest magnitude goes to the negative end (qlo, one level longer) */
-        const float end = side == 0 ? (float)f->qlo : (float)f->qhi;
-        const float widen = side == 0 ? -1.0f : 1.0f;
-        for (int k = 0; k < f->ncand; k++) {
-            const float t = end + widen * (f->cand_lo + f->cand_step * (float)k);
-            float sc = 0.0f;
-            const float g = kq_sym_gain(f, x, w, t / mx, &sc);
-            if (g > best) {
-                best = g;
-                bs = sc;
-            }
+    /* quants round(x * inv[c]), x first clamped to the range the quant range covers */
+    float inv[KQ_LANES], lo[KQ_LANES], hi[KQ_LANES], a_xl[KQ_LANES], a_ll[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) {
+        const int neg = c < KQ_LANES / 2, k = neg ? c : c - KQ_LANES / 2;
+        /* the negative end (qlo) is one level longer than the positive one */
+        const float widen = f->cand_lo + f->cand_step * (float)k;
+        const float t = neg ? (float)f->qlo - widen : (float)f->qhi + widen;
+        inv[c] = t / mx;
+        const float a = (float)f->qlo / inv[c], b = (float)f->qhi / inv[c];
+        lo[c] = a < b ? a : b;
+        hi[c] = a < b ? b : a;
+        a_xl[c] = a_ll[c] = 0.0f;
+    }
+    for (int i = 0; i < KQ_SYM_LEN; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            float v = xi > lo[c] ? xi : lo[c];
+            v = v < hi[c] ? v : hi[c];
+            const float q = kq_rint(v * inv[c]), wq = wi * q;
+            a_xl[c] += wq * xi;
+            a_ll[c] += wq * q;
         }
     }
-    for (int it = 0; it < 3 && bs != 0.0f; it++) {
-        float sc = 0.0f;
-        const float g = kq_sym_gain(f, x, w, 1.0f / bs, &sc);
-        if (!(g > best)) break;
-        best = g;
-        bs = sc;
+    float best = 0.0f, bs = mx / (float)f->qlo;
+    for (int c = 0; c < KQ_LANES; c++) {
+        if (a_ll[c] > 0.0f && a_xl[c] * a_xl[c] > best * a_ll[c]) {
+            best = a_xl[c] * a_xl[c] / a_ll[c];
+            bs = a_xl[c] / a_ll[c];
+        }
     }
     return bs;
 }
 
-/* Weighted squared error of a sub-block of 16 reconstructed as d1*q, q = round(x/d1) clamped
- * to the format's range (0 throughout when d1 is 0), as dequantization computes it. */
-static float kq_sym_err(const kq_sym_fmt *f, const float *x, const float *w, float d1) {
-    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f, qlo = (float)f->qlo, qhi = (float)f->qhi;
-    float acc[KQ_LANES] = {0};
-    for (int i = 0; i < KQ_SYM_LEN; i += KQ_LANES) {
-        for (int k = 0; k < KQ_LANES; k++) {
-            float v = x[i + k] * inv;
-            v = v > qlo ? v : qlo;
-            v = v < qhi ? v : qhi;
-            const float r = d1 * kq_rint(v) - x[i + k];
-            acc[k] += w[i + k] * r * r;
+/* Weighted squared errors of a sub-block of 16 reconstructed as d1[c]*q for KQ_LANES steps
+ * d1[c] at once, q = round(x/d1) clamped to the format's range (0 throughout when d1 is 0),
+ * as dequantization computes it. The lanes are the candidates, so the loop vectorizes with
+ * no horizontal sums and each error is summed in element order. x is clamped to the
+ * representable range [qlo*d1, qhi*d1] before dividing (which yields the same quants as
+ * clamping the quotient): clamping to run-time bounds keeps the compiler from splitting the
+ * loop into branches, which would stop it vectorizing. */
+static void kq_sym_errs(const kq_sym_fmt *f, const float *x, const float *w, const float *d1,
+                        float *err) {
+    float inv[KQ_LANES], lo[KQ_LANES], hi[KQ_LANES], acc[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) {
+        inv[c] = d1[c] != 0.0f ? 1.0f / d1[c] : 0.0f;
+        const float a = d1[c] * (float)f->qlo, b = d1[c] * (float)f->qhi;
+        lo[c] = a < b ? a : b;
+        hi[c] = a < b ? b : a;
+        acc[c] = 0.0f;
+    }
+    for (int i = 0; i < KQ_SYM_LEN; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            float v = xi > lo[c] ? xi : lo[c];
+            v = v < hi[c] ? v : hi[c];
+            const float r = d1[c] * kq_rint(v * inv[c]) - xi;
+            acc[c] += wi * r * r;
         }
     }
-    return kq_lane_sum(acc);
+    memcpy(err, acc, sizeof acc);
 }
 
 /* With d fixed, gives every sub-block the best integer scale among the 2*radius+1 nearest its
@@ -524,11 +515,18 @@ static double kq_sym_assign(const kq_sym_fmt *f, const kq_in *in, const float *s
         }
         float best = INFINITY;
         int bsc = 0;
-        for (int sc = lo; sc <= hi; sc++) {
-            const float err = kq_sym_err(f, x, w, d * (float)sc);
-            if (err < best) {
-                best = err;
-                bsc = sc;
+        for (int sc0 = lo; sc0 <= hi; sc0 += KQ_LANES) {
+            float d1[KQ_LANES], err[KQ_LANES];
+            for (int c = 0; c < KQ_LANES; c++) {
+                const int sc = sc0 + c <= hi ? sc0 + c : hi; /* past the window: repeat hi */
+                d1[c] = d * (float)sc;
+            }
+            kq_sym_errs(f, x, w, d1, err);
+            for (int c = 0; c < KQ_LANES && sc0 + c <= hi; c++) {
+                if (err[c] < best) {
+                    best = err[c];
+                    bsc = sc0 + c;
+                }
             }
         }
         const float d1 = d * (float)bsc, inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;

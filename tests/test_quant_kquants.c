@@ -334,7 +334,7 @@ static void test_importance(void **state) {
             types[t].dequant(q + r * rb, y, C);
             e_uni += weighted_sq_error(xr, y, imp, C);
         }
-        if (!(e_imp < 0.97 * e_uni))
+        if (!(e_imp < 0.9 * e_uni))
             fail_msg("%s: weighted error %.6g with importance, %.6g without", types[t].name,
                      e_imp, e_uni);
     }
