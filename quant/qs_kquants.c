@@ -10,26 +10,34 @@
  *
  * Dequantization repeats ggml's float operations in ggml's order (the products above are
  * rounded to float one at a time), so results are bit-identical. This file must not be built
- * with -ffast-math or with FP contraction into FMA (the project builds -std=c11, where GCC
- * keeps contraction off).
+ * with -ffast-math (the rounding helper and the error sums rely on IEEE float semantics).
  *
  * Quantization minimizes the (importance-weighted) squared error of the dequantized values:
- *   1. per sub-block, a bounded search over candidate scales, each followed by a weighted
- *      least-squares fit of scale (and min), gives the real-valued ideal scale and min;
+ *   1. per sub-block, a few candidate quant ranges, each followed by a weighted least-squares
+ *      fit of scale (and min), give the real-valued ideal scale (and min);
  *   2. the fp16 super-block factors are set from the largest ideal scale / min, and each
- *      sub-block picks, among the integers next to its ideal, the scale (and min) whose
- *      re-rounded quants give the lowest actual error with the fp16 factors as stored;
- *   3. the fp16 factors are refitted by least squares to those integers and quants, and step 2
- *      is repeated while the error keeps falling.
- * Every error is measured on exactly what dequantization will produce. To keep the search free
- * of overflow and underflow, each super-block is first scaled by a power of two so that its
- * largest magnitude lies in [0.5, 1); powers of two leave every rounding decision unchanged. */
+ *      sub-block picks, among the integers near its ideal, the scale (and min) whose
+ *      re-rounded quants give the lowest actual error with the factors as stored in fp16;
+ *   3. the fp16 factors are refitted by least squares to those integers and quants, and the
+ *      integers re-picked nearby, while the error keeps falling.
+ * When a factor would fall below fp16's normal range, where it keeps few significant bits,
+ * steps 2-3 also run from the smallest normal factor and the better result is kept. Every
+ * error is measured on exactly what dequantization will produce. To keep the search free of
+ * overflow and underflow, each super-block is first scaled by a power of two so that its
+ * largest magnitude lies in [0.5, 1); that changes no rounding decision (values that become
+ * subnormal lie far below any quantization step). */
 #include "qs_formats.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
+
+/* Dequantization must round every product as ggml does: no fused multiply-add. GCC keeps
+ * contraction off in ISO C mode (-std=c11); clang needs telling. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 #define QK QS_QK_K
 
@@ -52,8 +60,9 @@ static inline int kq_qint(float v, float lo, float hi) {
 
 static inline float kq_max(float a, float b) { return a > b ? a : b; }
 
-/* Sub-blocks hold 16 or 32 values. Loops over them run in lanes of 8 with one partial sum
- * per lane, which the compiler turns into vector code without reassociating anything. */
+/* Inner loops run in 8 lanes, either 8 elements with a partial sum each or 8 candidates side
+ * by side over the same elements; the compiler turns both into vector code without
+ * reassociating anything, so results do not depend on the vector width. */
 #define KQ_LANES 8
 
 static inline float kq_lane_sum(const float *acc) {
@@ -568,7 +577,7 @@ static void kq_sym_run(const kq_sym_fmt *f, const kq_in *in, const float *s_t, f
         if (nd == d) break;
         for (int j = 0; j < KQ_SYM_NSUB; j++) s[j] = d * (float)best->sc[j];
         d = nd;
-        cur.err = kq_sym_assign(f, in, s, d, 2, &cur);
+        cur.err = kq_sym_assign(f, in, s, d, 2 /* nearby */, &cur);
         if (!(cur.err < best->err)) break;
         *best = cur;
     }
