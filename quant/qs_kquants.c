@@ -10,26 +10,34 @@
  *
  * Dequantization repeats ggml's float operations in ggml's order (the products above are
  * rounded to float one at a time), so results are bit-identical. This file must not be built
- * with -ffast-math or with FP contraction into FMA (the project builds -std=c11, where GCC
- * keeps contraction off).
+ * with -ffast-math (the rounding helper and the error sums rely on IEEE float semantics).
  *
  * Quantization minimizes the (importance-weighted) squared error of the dequantized values:
- *   1. per sub-block, a bounded search over candidate scales, each followed by a weighted
- *      least-squares fit of scale (and min), gives the real-valued ideal scale and min;
+ *   1. per sub-block, a few candidate quant ranges, each followed by a weighted least-squares
+ *      fit of scale (and min), give the real-valued ideal scale (and min);
  *   2. the fp16 super-block factors are set from the largest ideal scale / min, and each
- *      sub-block picks, among the integers next to its ideal, the scale (and min) whose
- *      re-rounded quants give the lowest actual error with the fp16 factors as stored;
- *   3. the fp16 factors are refitted by least squares to those integers and quants, and step 2
- *      is repeated while the error keeps falling.
- * Every error is measured on exactly what dequantization will produce. To keep the search free
- * of overflow and underflow, each super-block is first scaled by a power of two so that its
- * largest magnitude lies in [0.5, 1); powers of two leave every rounding decision unchanged. */
+ *      sub-block picks, among the integers near its ideal, the scale (and min) whose
+ *      re-rounded quants give the lowest actual error with the factors as stored in fp16;
+ *   3. the fp16 factors are refitted by least squares to those integers and quants, and the
+ *      integers re-picked nearby, while the error keeps falling.
+ * When a factor would fall below fp16's normal range, where it keeps few significant bits,
+ * steps 2-3 also run from the smallest normal factor and the better result is kept. Every
+ * error is measured on exactly what dequantization will produce. To keep the search free of
+ * overflow and underflow, each super-block is first scaled by a power of two so that its
+ * largest magnitude lies in [0.5, 1); that changes no rounding decision (values that become
+ * subnormal lie far below any quantization step). */
 #include "qs_formats.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
+
+/* Dequantization must round every product as ggml does: no fused multiply-add. GCC keeps
+ * contraction off in ISO C mode (-std=c11); clang needs telling. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 #define QK QS_QK_K
 
@@ -51,6 +59,18 @@ static inline int kq_qint(float v, float lo, float hi) {
 }
 
 static inline float kq_max(float a, float b) { return a > b ? a : b; }
+
+/* Inner loops run in 8 lanes, either 8 elements with a partial sum each or 8 candidates side
+ * by side over the same elements; the compiler turns both into vector code without
+ * reassociating anything, so results do not depend on the vector width. */
+#define KQ_LANES 8
+
+static inline float kq_lane_sum(const float *acc) {
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+/* Rounds of "refit the fp16 factors, re-pick the integers" after the first pick. */
+#define KQ_REFITS 3
 
 /* ======================================================================================== */
 /* A super-block prepared for the search                                                     */
@@ -122,6 +142,15 @@ static float kq_store_fp16(float v, int e, qs_fp16 *h) {
     return ldexpf(qs_fp16_to_f32(*h), -e);
 }
 
+/* A factor below fp16's normal range (2^-14) keeps only a few significant bits there. Returns
+ * the smallest normal half (in the scaled domain, with v's sign) for such a v, else v: the
+ * solvers then also try that factor, with smaller integers under it. */
+static float kq_normal_floor(float v, int e) {
+    const float real = ldexpf(v, e);
+    if (real != 0.0f && fabsf(real) < 0x1p-14f) return copysignf(ldexpf(0x1p-14f, -e), v);
+    return v;
+}
+
 /* ======================================================================================== */
 /* Affine formats (Q2_K, Q4_K, Q5_K): y = d*sc*q - dmin*m                                    */
 /* ======================================================================================== */
@@ -131,14 +160,15 @@ typedef struct kq_affine_fmt {
     int len;       /* values per sub-block */
     int qmax;      /* quants are 0..qmax */
     int smax;      /* sub-block scales and mins are 0..smax */
-    int ncand;     /* candidate quant ranges tried per sub-block */
-    float cand_lo; /* candidates map the sub-block's range onto qmax + cand_lo + k*cand_step */
-    float cand_step;
+    float cand_lo; /* the KQ_LANES candidates for a sub-block's ideal map its range onto */
+    float cand_step; /* qmax + cand_lo + c*cand_step quant steps */
+    int srad;   /* first pick: integer scales tried on each side of the ideal */
+    float mrad; /* first pick: integer mins tried on each side of the ideal, at most */
 } kq_affine_fmt;
 
-static const kq_affine_fmt kq_fmt_q2_K = {16, 16, 3, 15, 16, -0.5f, 0.1f};
-static const kq_affine_fmt kq_fmt_q4_K = {8, 32, 15, 63, 21, -1.0f, 0.1f};
-static const kq_affine_fmt kq_fmt_q5_K = {8, 32, 31, 63, 16, -0.5f, 0.1f};
+static const kq_affine_fmt kq_fmt_q2_K = {16, 16, 3, 15, -0.5f, 0.2f, 2, 3.0f};
+static const kq_affine_fmt kq_fmt_q4_K = {8, 32, 15, 63, -1.0f, 0.25f, 3, 4.0f};
+static const kq_affine_fmt kq_fmt_q5_K = {8, 32, 31, 63, -0.5f, 0.2f, 3, 5.0f};
 
 typedef struct kq_affine_q {
     qs_fp16 d, dmin;
@@ -147,138 +177,146 @@ typedef struct kq_affine_q {
     double err; /* weighted squared error in the scaled domain */
 } kq_affine_q;
 
-/* Weighted least-squares (s, b) for x ~ s*l + b with b <= 0, given the quants l. Returns the
- * error, or +inf when the fit is degenerate. */
-static float kq_affine_fit(const float *x, const float *w, const uint8_t *l, int len, float sw,
-                           float swx, float swxx, float *s_out, float *b_out) {
-    float swl = 0.0f, swll = 0.0f, swxl = 0.0f;
-    for (int i = 0; i < len; i++) {
-        const float wl = w[i] * (float)l[i];
-        swl += wl;
-        swll += wl * (float)l[i];
-        swxl += wl * x[i];
+/* Weighted squared error of a sub-block reconstructed as d1*q - m1, q = round((x+m1)/d1)
+ * clamped to 0..qmax (q = 0 throughout when d1 is 0), exactly as dequantization computes it. */
+static float kq_affine_err(const float *x, const float *w, int len, float qmax, float d1,
+                           float m1) {
+    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+    float acc[KQ_LANES] = {0};
+    for (int i = 0; i < len; i += KQ_LANES) {
+        for (int k = 0; k < KQ_LANES; k++) {
+            float v = (x[i + k] + m1) * inv;
+            v = v > 0.0f ? v : 0.0f;
+            v = v < qmax ? v : qmax;
+            const float r = d1 * kq_rint(v) - m1 - x[i + k];
+            acc[k] += w[i + k] * r * r;
+        }
     }
-    const float det = sw * swll - swl * swl;
-    if (!(det > 0.0f)) return INFINITY;
-    float s = (sw * swxl - swl * swx) / det;
-    float b = (swll * swx - swl * swxl) / det;
-    if (b > 0.0f) { /* the format's offset is -dmin*m with m >= 0 */
-        b = 0.0f;
-        s = swxl / swll;
-    }
-    if (!(s > 0.0f)) return INFINITY;
-    *s_out = s;
-    *b_out = b;
-    return swxx - 2.0f * s * swxl - 2.0f * b * swx + s * s * swll + 2.0f * s * b * swl + b * b * sw;
+    return kq_lane_sum(acc);
 }
 
-/* Ideal real scale s >= 0 and min m >= 0 (y = s*q - m) of one sub-block. */
+static void kq_affine_quants(const float *x, int len, int qmax, float d1, float m1, uint8_t *l) {
+    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+    for (int i = 0; i < len; i++) l[i] = (uint8_t)kq_qint((x[i] + m1) * inv, 0.0f, (float)qmax);
+}
+
+/* Ideal real scale s >= 0 and min m >= 0 (y = s*q - m) of one sub-block: each of KQ_LANES
+ * candidate quant ranges gives quants (evaluated side by side, one per lane), a weighted
+ * least-squares fit of (s, m) to them gives the error, and the best fit wins. */
 static void kq_affine_ideal(const kq_affine_fmt *f, const float *x, const float *w, float *s_out,
                             float *m_out) {
+    const int len = f->len;
     float lo = x[0], hi = x[0], sw = 0.0f, swx = 0.0f, swxx = 0.0f;
-    for (int i = 0; i < f->len; i++) {
+    for (int i = 0; i < len; i++) {
         lo = x[i] < lo ? x[i] : lo;
         hi = x[i] > hi ? x[i] : hi;
         sw += w[i];
         swx += w[i] * x[i];
         swxx += w[i] * x[i] * x[i];
     }
-    if (lo > 0.0f) lo = 0.0f;
-    if (!(hi > lo)) { /* constant non-positive values: the min alone represents them */
+    if (lo > 0.0f) lo = 0.0f; /* the format's offset -dmin*m is never positive */
+    if (!(hi > lo)) {         /* constant non-positive values: the min alone represents them */
         *s_out = 0.0f;
         *m_out = -lo;
         return;
     }
     const float qmax = (float)f->qmax;
-    uint8_t l[32], lbest[32];
-    float best = INFINITY, bs = (hi - lo) / qmax, bb = lo;
-    for (int k = 0; k < f->ncand; k++) {
-        const float inv = (qmax + f->cand_lo + f->cand_step * (float)k) / (hi - lo);
-        for (int i = 0; i < f->len; i++) l[i] = (uint8_t)kq_qint((x[i] - lo) * inv, 0.0f, qmax);
-        float s, b;
-        const float err = kq_affine_fit(x, w, l, f->len, sw, swx, swxx, &s, &b);
-        if (err < best) {
-            best = err;
-            bs = s;
-            bb = b;
-            memcpy(lbest, l, (size_t)f->len);
+    /* quants round((x - lo) * inv[c]); x >= lo already, and clamping x at xhi[c] clamps the
+     * quant at qmax (with a run-time bound, so the loop stays vectorizable) */
+    float inv[KQ_LANES], xhi[KQ_LANES], a_l[KQ_LANES], a_ll[KQ_LANES], a_xl[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) {
+        inv[c] = (qmax + f->cand_lo + f->cand_step * (float)c) / (hi - lo);
+        xhi[c] = lo + qmax / inv[c];
+        a_l[c] = a_ll[c] = a_xl[c] = 0.0f;
+    }
+    for (int i = 0; i < len; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            const float v = xi < xhi[c] ? xi : xhi[c];
+            const float l = kq_rint((v - lo) * inv[c]), wl = wi * l;
+            a_l[c] += wl;
+            a_ll[c] += wl * l;
+            a_xl[c] += wl * xi;
         }
     }
-    /* Alternate re-rounding and refitting from the best candidate while it helps. */
-    for (int it = 0; it < 3 && best < INFINITY; it++) {
-        const float inv = 1.0f / bs;
-        bool changed = false;
-        for (int i = 0; i < f->len; i++) {
-            l[i] = (uint8_t)kq_qint((x[i] - bb) * inv, 0.0f, qmax);
-            changed |= l[i] != lbest[i];
+    float best = INFINITY, bs = (hi - lo) / qmax, bb = lo;
+    for (int c = 0; c < KQ_LANES; c++) {
+        const float swl = a_l[c], swll = a_ll[c], swxl = a_xl[c];
+        const float det = sw * swll - swl * swl;
+        if (!(det > 0.0f)) continue;
+        float sc = (sw * swxl - swl * swx) / det;
+        float b = (swll * swx - swl * swxl) / det;
+        if (b > 0.0f) {
+            b = 0.0f;
+            sc = swxl / swll;
         }
-        if (!changed) break;
-        float s, b;
-        const float err = kq_affine_fit(x, w, l, f->len, sw, swx, swxx, &s, &b);
-        if (!(err < best)) break;
-        best = err;
-        bs = s;
-        bb = b;
-        memcpy(lbest, l, (size_t)f->len);
+        if (!(sc > 0.0f)) continue;
+        const float err = swxx - 2.0f * sc * swxl - 2.0f * b * swx + sc * sc * swll +
+                          2.0f * sc * b * swl + b * b * sw;
+        if (err < best) {
+            best = err;
+            bs = sc;
+            bb = b;
+        }
     }
     *s_out = bs;
     *m_out = -bb;
 }
 
-/* Error of one sub-block with integer scale sc and min mi under the stored factors d, dmin;
- * fills the quants. The reconstruction is computed exactly as dequantization does it. */
-static float kq_affine_try(const kq_affine_fmt *f, const float *x, const float *w, float d,
-                           float dmin, int sc, int mi, uint8_t *l) {
-    const float d1 = d * (float)sc, m1 = dmin * (float)mi;
-    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+/* How widely kq_affine_search looks: integer scales within srad of the target, and integer
+ * mins within half a period (d*sc) of the target, at most mrad on each side. */
+typedef struct kq_reach {
+    int srad;
+    float mrad;
+} kq_reach;
+
+/* With the factors d, dmin fixed, the best integer scale and min of one sub-block near the
+ * real targets (s_t, m_t). For a given scale the error is nearly periodic in the min, with
+ * period d*sc, so half a period each side covers every distinct case. Fills the quants;
+ * returns the error. */
+static float kq_affine_search(const kq_affine_fmt *f, const float *x, const float *w, float d,
+                              float dmin, float s_t, float m_t, kq_reach reach, uint8_t *sc_out,
+                              uint8_t *mn_out, uint8_t *l_out) {
+    const int stop = d > 0.0f ? f->smax : 0, mtop = dmin > 0.0f ? f->smax : 0;
+    const int s0 = stop ? kq_qint(s_t / d, 0.0f, (float)stop) : 0;
     const float qmax = (float)f->qmax;
-    float err = 0.0f;
-    for (int i = 0; i < f->len; i++) {
-        const int q = kq_qint((x[i] + m1) * inv, 0.0f, qmax);
-        l[i] = (uint8_t)q;
-        const float r = d1 * (float)q - m1 - x[i];
-        err += w[i] * r * r;
-    }
-    return err;
-}
-
-/* Candidate integers next to an ideal real value v / unit, inside [0, top]. */
-static int kq_near_ints(float v, float unit, int top, int radius, int *out) {
-    if (!(unit > 0.0f) || !(v > 0.0f)) {
-        out[0] = 0;
-        return 1;
-    }
-    const int c = kq_qint(v / unit, 0.0f, (float)top);
-    int n = 0;
-    for (int k = c - radius; k <= c + radius; k++)
-        if (k >= 0 && k <= top) out[n++] = k;
-    return n;
-}
-
-/* With the factors d, dmin fixed, gives every sub-block the best integer scale and min near
- * its ideal. Fills r (except d, dmin) and returns the total error. */
-static double kq_affine_assign(const kq_affine_fmt *f, const kq_in *in, const float *s_ideal,
-                               const float *m_ideal, float d, float dmin, kq_affine_q *r) {
-    double total = 0.0;
-    for (int j = 0; j < f->nsub; j++) {
-        const float *x = in->x + j * f->len, *w = in->w + j * f->len;
-        int scs[3], mis[3];
-        const int nsc = kq_near_ints(s_ideal[j], d, f->smax, 1, scs);
-        const int nmi = kq_near_ints(m_ideal[j], dmin, f->smax, 1, mis);
-        float best = INFINITY;
-        uint8_t l[32];
-        for (int a = 0; a < nsc; a++) {
-            for (int b = 0; b < nmi; b++) {
-                const float err = kq_affine_try(f, x, w, d, dmin, scs[a], mis[b], l);
-                if (err < best) {
-                    best = err;
-                    r->sc[j] = (uint8_t)scs[a];
-                    r->mn[j] = (uint8_t)mis[b];
-                    memcpy(r->q + j * f->len, l, (size_t)f->len);
-                }
+    float best = INFINITY;
+    int bs = 0, bm = 0;
+    for (int sc = s0 - reach.srad; sc <= s0 + reach.srad; sc++) {
+        if (sc < 0 || sc > stop) continue;
+        const float d1 = d * (float)sc;
+        int mlo = 0, mhi = 0;
+        if (mtop) {
+            float half = 0.5f * d1 / dmin;
+            half = half < reach.mrad ? half : reach.mrad;
+            const float c = m_t / dmin;
+            mlo = kq_qint(floorf(c - half), 0.0f, (float)mtop);
+            mhi = kq_qint(ceilf(c + half), 0.0f, (float)mtop);
+        }
+        for (int mi = mlo; mi <= mhi; mi++) {
+            const float err = kq_affine_err(x, w, f->len, qmax, d1, dmin * (float)mi);
+            if (err < best) {
+                best = err;
+                bs = sc;
+                bm = mi;
             }
         }
-        total += best;
+    }
+    *sc_out = (uint8_t)bs;
+    *mn_out = (uint8_t)bm;
+    kq_affine_quants(x, f->len, f->qmax, d * (float)bs, dmin * (float)bm, l_out);
+    return best;
+}
+
+/* With the factors d, dmin fixed, gives every sub-block its best integer scale and min near
+ * the targets. Fills r (except d, dmin) and returns the total error. */
+static double kq_affine_assign(const kq_affine_fmt *f, const kq_in *in, const float *s_t,
+                               const float *m_t, float d, float dmin, kq_reach reach,
+                               kq_affine_q *r) {
+    double total = 0.0;
+    for (int j = 0; j < f->nsub; j++) {
+        total += kq_affine_search(f, in->x + j * f->len, in->w + j * f->len, d, dmin, s_t[j],
+                                  m_t[j], reach, &r->sc[j], &r->mn[j], r->q + j * f->len);
     }
     return total;
 }
@@ -317,6 +355,39 @@ static bool kq_affine_refit(const kq_affine_fmt *f, const kq_in *in, const kq_af
     return true;
 }
 
+/* From the factors d0, dmin0 (scaled domain, before fp16 rounding) and the per-sub-block
+ * targets s_t, m_t: the first wide pick, then refits. */
+static void kq_affine_run(const kq_affine_fmt *f, const kq_in *in, const float *s_t,
+                          const float *m_t, float d0, float dmin0, kq_affine_q *best) {
+    float s[16], m[16];
+    memcpy(s, s_t, sizeof s);
+    memcpy(m, m_t, sizeof m);
+    kq_affine_q cur;
+    float d = kq_store_fp16(d0, in->e, &cur.d);
+    float dmin = kq_store_fp16(dmin0, in->e, &cur.dmin);
+    const kq_reach wide = {f->srad, f->mrad}, near = {1, 1.0f};
+    cur.err = kq_affine_assign(f, in, s, m, d, dmin, wide, &cur);
+    *best = cur;
+    /* Refit the factors to the chosen integers and re-pick the integers nearby, while the
+     * error falls. The targets are then the previous pick's real scale and min. */
+    for (int it = 0; it < KQ_REFITS; it++) {
+        float nd = d, nm = dmin;
+        if (!kq_affine_refit(f, in, best, &nd, &nm)) break;
+        nd = kq_store_fp16(nd, in->e, &cur.d);
+        nm = kq_store_fp16(nm, in->e, &cur.dmin);
+        if (nd == d && nm == dmin) break;
+        for (int j = 0; j < f->nsub; j++) {
+            s[j] = d * (float)best->sc[j];
+            m[j] = dmin * (float)best->mn[j];
+        }
+        d = nd;
+        dmin = nm;
+        cur.err = kq_affine_assign(f, in, s, m, d, dmin, near, &cur);
+        if (!(cur.err < best->err)) break;
+        *best = cur;
+    }
+}
+
 static void kq_affine_solve(const kq_affine_fmt *f, const kq_in *in, kq_affine_q *best) {
     float s[16], m[16], smax = 0.0f, mmax = 0.0f;
     for (int j = 0; j < f->nsub; j++) {
@@ -324,22 +395,14 @@ static void kq_affine_solve(const kq_affine_fmt *f, const kq_in *in, kq_affine_q
         smax = kq_max(smax, s[j]);
         mmax = kq_max(mmax, m[j]);
     }
-    kq_affine_q cur;
-    float d = kq_store_fp16(smax / (float)f->smax, in->e, &cur.d);
-    float dmin = kq_store_fp16(mmax / (float)f->smax, in->e, &cur.dmin);
-    cur.err = kq_affine_assign(f, in, s, m, d, dmin, &cur);
-    *best = cur;
-    for (int it = 0; it < 3; it++) {
-        float nd = d, nm = dmin;
-        if (!kq_affine_refit(f, in, best, &nd, &nm)) break;
-        nd = kq_store_fp16(nd, in->e, &cur.d);
-        nm = kq_store_fp16(nm, in->e, &cur.dmin);
-        if (nd == d && nm == dmin) break;
-        d = nd;
-        dmin = nm;
-        cur.err = kq_affine_assign(f, in, s, m, d, dmin, &cur);
-        if (!(cur.err < best->err)) break;
-        *best = cur;
+    /* the largest ideal scale and min get the largest integers */
+    const float d0 = smax / (float)f->smax, m0 = mmax / (float)f->smax;
+    kq_affine_run(f, in, s, m, d0, m0, best);
+    const float d1 = kq_normal_floor(d0, in->e), m1 = kq_normal_floor(m0, in->e);
+    if (d1 != d0 || m1 != m0) {
+        kq_affine_q alt;
+        kq_affine_run(f, in, s, m, d1, m1, &alt);
+        if (alt.err < best->err) *best = alt;
     }
 }
 
@@ -350,14 +413,13 @@ static void kq_affine_solve(const kq_affine_fmt *f, const kq_in *in, kq_affine_q
 typedef struct kq_sym_fmt {
     int qlo, qhi;  /* quants */
     int slo, shi;  /* sub-block scales */
-    int ncand;     /* candidates per orientation */
-    float cand_lo; /* the largest value maps to (qlo or qhi) widened by cand_lo + k*cand_step */
-    float cand_step;
+    float cand_lo; /* KQ_LANES/2 candidates per end of the quant range: the largest value maps */
+    float cand_step; /* to that end widened by cand_lo + k*cand_step */
     int radius; /* integer scales tried on each side of the ideal */
 } kq_sym_fmt;
 
-static const kq_sym_fmt kq_fmt_q3_K = {-4, 3, -32, 31, 12, -0.6f, 0.1f, 2};
-static const kq_sym_fmt kq_fmt_q6_K = {-32, 31, -128, 127, 12, -0.6f, 0.1f, 1};
+static const kq_sym_fmt kq_fmt_q3_K = {-4, 3, -32, 31, -0.5f, 0.3f, 2};
+static const kq_sym_fmt kq_fmt_q6_K = {-32, 31, -128, 127, -0.5f, 0.3f, 16};
 
 #define KQ_SYM_LEN 16
 #define KQ_SYM_NSUB 16
@@ -369,7 +431,10 @@ typedef struct kq_sym_q {
     double err;
 } kq_sym_q;
 
-/* Ideal real scale of one sub-block of 16 (y = s*q). */
+/* Ideal real scale of one sub-block of 16 (y = s*q): candidates put the value of largest
+ * magnitude at either end of the quant range, slightly inside or outside it, one candidate
+ * per lane; the least-squares scale for each candidate's quants is scored by the error
+ * reduction it achieves, swxl^2/swll (the error is swxx minus that). */
 static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
     float amax = 0.0f, mx = 0.0f;
     for (int i = 0; i < KQ_SYM_LEN; i++) {
@@ -379,75 +444,104 @@ static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
         }
     }
     if (amax == 0.0f) return 0.0f;
-    const float qlo = (float)f->qlo, qhi = (float)f->qhi;
-    int8_t l[KQ_SYM_LEN];
-    float best_gain = 0.0f, bs = mx / qlo; /* gain = swxl^2/swll = swxx - error */
-    for (int side = 0; side < 2; side++) {
-        /* side 0: the largest magnitude goes to the negative end (qlo, one level longer) */
-        const float end = side == 0 ? qlo : qhi;
-        const float widen = side == 0 ? -1.0f : 1.0f;
-        for (int k = 0; k < f->ncand; k++) {
-            const float t = end + widen * (f->cand_lo + f->cand_step * (float)k);
-            const float inv = t / mx;
-            float swxl = 0.0f, swll = 0.0f;
-            for (int i = 0; i < KQ_SYM_LEN; i++) {
-                const float q = (float)kq_qint(x[i] * inv, qlo, qhi);
-                swxl += w[i] * x[i] * q;
-                swll += w[i] * q * q;
-            }
-            if (swll > 0.0f && swxl * swxl > best_gain * swll) {
-                best_gain = swxl * swxl / swll;
-                bs = swxl / swll;
-            }
+    /* quants round(x * inv[c]), x first clamped to the range the quant range covers */
+    float inv[KQ_LANES], lo[KQ_LANES], hi[KQ_LANES], a_xl[KQ_LANES], a_ll[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) {
+        const int neg = c < KQ_LANES / 2, k = neg ? c : c - KQ_LANES / 2;
+        /* the negative end (qlo) is one level longer than the positive one */
+        const float widen = f->cand_lo + f->cand_step * (float)k;
+        const float t = neg ? (float)f->qlo - widen : (float)f->qhi + widen;
+        inv[c] = t / mx;
+        const float a = (float)f->qlo / inv[c], b = (float)f->qhi / inv[c];
+        lo[c] = a < b ? a : b;
+        hi[c] = a < b ? b : a;
+        a_xl[c] = a_ll[c] = 0.0f;
+    }
+    for (int i = 0; i < KQ_SYM_LEN; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            float v = xi > lo[c] ? xi : lo[c];
+            v = v < hi[c] ? v : hi[c];
+            const float q = kq_rint(v * inv[c]), wq = wi * q;
+            a_xl[c] += wq * xi;
+            a_ll[c] += wq * q;
         }
     }
-    for (int it = 0; it < 3 && bs != 0.0f; it++) { /* re-round and refit while it helps */
-        const float inv = 1.0f / bs;
-        float swxl = 0.0f, swll = 0.0f;
-        for (int i = 0; i < KQ_SYM_LEN; i++) {
-            l[i] = (int8_t)kq_qint(x[i] * inv, qlo, qhi);
-            swxl += w[i] * x[i] * (float)l[i];
-            swll += w[i] * (float)l[i] * (float)l[i];
+    float best = 0.0f, bs = mx / (float)f->qlo;
+    for (int c = 0; c < KQ_LANES; c++) {
+        if (a_ll[c] > 0.0f && a_xl[c] * a_xl[c] > best * a_ll[c]) {
+            best = a_xl[c] * a_xl[c] / a_ll[c];
+            bs = a_xl[c] / a_ll[c];
         }
-        if (!(swll > 0.0f) || !(swxl * swxl > best_gain * swll * 1.0000001f)) break;
-        best_gain = swxl * swxl / swll;
-        bs = swxl / swll;
     }
     return bs;
 }
 
-static float kq_sym_try(const kq_sym_fmt *f, const float *x, const float *w, float d, int sc,
-                        int8_t *l) {
-    const float d1 = d * (float)sc;
-    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
-    float err = 0.0f;
-    for (int i = 0; i < KQ_SYM_LEN; i++) {
-        const int q = kq_qint(x[i] * inv, (float)f->qlo, (float)f->qhi);
-        l[i] = (int8_t)q;
-        const float r = d1 * (float)q - x[i];
-        err += w[i] * r * r;
+/* Weighted squared errors of a sub-block of 16 reconstructed as d1[c]*q for KQ_LANES steps
+ * d1[c] at once, q = round(x/d1) clamped to the format's range (0 throughout when d1 is 0),
+ * as dequantization computes it. The lanes are the candidates, so the loop vectorizes with
+ * no horizontal sums and each error is summed in element order. x is clamped to the
+ * representable range [qlo*d1, qhi*d1] before dividing (which yields the same quants as
+ * clamping the quotient): clamping to run-time bounds keeps the compiler from splitting the
+ * loop into branches, which would stop it vectorizing. */
+static void kq_sym_errs(const kq_sym_fmt *f, const float *x, const float *w, const float *d1,
+                        float *err) {
+    float inv[KQ_LANES], lo[KQ_LANES], hi[KQ_LANES], acc[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) {
+        inv[c] = d1[c] != 0.0f ? 1.0f / d1[c] : 0.0f;
+        const float a = d1[c] * (float)f->qlo, b = d1[c] * (float)f->qhi;
+        lo[c] = a < b ? a : b;
+        hi[c] = a < b ? b : a;
+        acc[c] = 0.0f;
     }
-    return err;
+    for (int i = 0; i < KQ_SYM_LEN; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            float v = xi > lo[c] ? xi : lo[c];
+            v = v < hi[c] ? v : hi[c];
+            const float r = d1[c] * kq_rint(v * inv[c]) - xi;
+            acc[c] += wi * r * r;
+        }
+    }
+    memcpy(err, acc, sizeof acc);
 }
 
-static double kq_sym_assign(const kq_sym_fmt *f, const kq_in *in, const float *s_ideal, float d,
-                            kq_sym_q *r) {
+/* With d fixed, gives every sub-block the best integer scale among the 2*radius+1 nearest its
+ * target s_t (the window slides inward at the ends of the range). Returns the total error. */
+static double kq_sym_assign(const kq_sym_fmt *f, const kq_in *in, const float *s_t, float d,
+                            int radius, kq_sym_q *r) {
     double total = 0.0;
     for (int j = 0; j < KQ_SYM_NSUB; j++) {
         const float *x = in->x + j * KQ_SYM_LEN, *w = in->w + j * KQ_SYM_LEN;
-        int c = 0;
-        if (d != 0.0f) c = kq_qint(s_ideal[j] / d, (float)f->slo, (float)f->shi);
+        int lo = 0, hi = 0;
+        if (d != 0.0f) {
+            const int c = kq_qint(s_t[j] / d, (float)f->slo, (float)f->shi);
+            lo = c - radius;
+            hi = c + radius;
+            if (lo < f->slo) hi += f->slo - lo, lo = f->slo;
+            if (hi > f->shi) lo -= hi - f->shi, hi = f->shi;
+            if (lo < f->slo) lo = f->slo;
+        }
         float best = INFINITY;
-        int8_t l[KQ_SYM_LEN];
-        for (int sc = c - f->radius; sc <= c + f->radius; sc++) {
-            if (sc < f->slo || sc > f->shi) continue;
-            const float err = kq_sym_try(f, x, w, d, sc, l);
-            if (err < best) {
-                best = err;
-                r->sc[j] = (int8_t)sc;
-                memcpy(r->q + j * KQ_SYM_LEN, l, KQ_SYM_LEN);
+        int bsc = 0;
+        for (int sc0 = lo; sc0 <= hi; sc0 += KQ_LANES) {
+            float d1[KQ_LANES], err[KQ_LANES];
+            for (int c = 0; c < KQ_LANES; c++) {
+                const int sc = sc0 + c <= hi ? sc0 + c : hi; /* past the window: repeat hi */
+                d1[c] = d * (float)sc;
+            }
+            kq_sym_errs(f, x, w, d1, err);
+            for (int c = 0; c < KQ_LANES && sc0 + c <= hi; c++) {
+                if (err[c] < best) {
+                    best = err[c];
+                    bsc = sc0 + c;
+                }
             }
         }
+        const float d1 = d * (float)bsc, inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+        r->sc[j] = (int8_t)bsc;
+        for (int i = 0; i < KQ_SYM_LEN; i++)
+            r->q[j * KQ_SYM_LEN + i] = (int8_t)kq_qint(x[i] * inv, (float)f->qlo, (float)f->qhi);
         total += best;
     }
     return total;
@@ -465,26 +559,44 @@ static bool kq_sym_refit(const kq_in *in, const kq_sym_q *r, float *d) {
     return true;
 }
 
+/* From the factor d0 (scaled domain, before fp16 rounding) and the per-sub-block targets
+ * s_t: the first wide pick, then refits. */
+static void kq_sym_run(const kq_sym_fmt *f, const kq_in *in, const float *s_t, float d0,
+                       kq_sym_q *best) {
+    float s[KQ_SYM_NSUB];
+    memcpy(s, s_t, sizeof s);
+    kq_sym_q cur;
+    float d = kq_store_fp16(d0, in->e, &cur.d);
+    cur.err = kq_sym_assign(f, in, s, d, f->radius, &cur);
+    *best = cur;
+    /* Refit d to the chosen integers and re-pick them nearby, while the error falls. */
+    for (int it = 0; it < KQ_REFITS; it++) {
+        float nd = d;
+        if (!kq_sym_refit(in, best, &nd)) break;
+        nd = kq_store_fp16(nd, in->e, &cur.d);
+        if (nd == d) break;
+        for (int j = 0; j < KQ_SYM_NSUB; j++) s[j] = d * (float)best->sc[j];
+        d = nd;
+        cur.err = kq_sym_assign(f, in, s, d, 2 /* nearby */, &cur);
+        if (!(cur.err < best->err)) break;
+        *best = cur;
+    }
+}
+
 static void kq_sym_solve(const kq_sym_fmt *f, const kq_in *in, kq_sym_q *best) {
     float s[KQ_SYM_NSUB], sbig = 0.0f;
     for (int j = 0; j < KQ_SYM_NSUB; j++) {
         s[j] = kq_sym_ideal(f, in->x + j * KQ_SYM_LEN, in->w + j * KQ_SYM_LEN);
         if (fabsf(s[j]) > fabsf(sbig)) sbig = s[j];
     }
-    kq_sym_q cur;
     /* the largest sub-block scale goes to the longer, negative end of the scale range */
-    float d = kq_store_fp16(sbig / (float)f->slo, in->e, &cur.d);
-    cur.err = kq_sym_assign(f, in, s, d, &cur);
-    *best = cur;
-    for (int it = 0; it < 3; it++) {
-        float nd = d;
-        if (!kq_sym_refit(in, best, &nd)) break;
-        nd = kq_store_fp16(nd, in->e, &cur.d);
-        if (nd == d) break;
-        d = nd;
-        cur.err = kq_sym_assign(f, in, s, d, &cur);
-        if (!(cur.err < best->err)) break;
-        *best = cur;
+    const float d0 = sbig / (float)f->slo;
+    kq_sym_run(f, in, s, d0, best);
+    const float d1 = kq_normal_floor(d0, in->e);
+    if (d1 != d0) {
+        kq_sym_q alt;
+        kq_sym_run(f, in, s, d1, &alt);
+        if (alt.err < best->err) *best = alt;
     }
 }
 
@@ -804,6 +916,8 @@ void qs_quant_q8_K(const float *src, void *dst, int64_t n, const float *importan
                 for (int i = 0; i < QK; i++)
                     blk.qs[i] = (int8_t)kq_qint(iscale * x[i], -128.0f, 127.0f);
                 blk.d = 1.0f / iscale;
+                /* only for |values| near FLT_MAX can d * 127 overflow; keep the output finite */
+                while (!(fabsf(blk.d) * 127.0f <= FLT_MAX)) blk.d = nextafterf(blk.d, 0.0f);
             } else { /* |mx| so small that 127/mx overflows: divide instead */
                 for (int i = 0; i < QK; i++)
                     blk.qs[i] = (int8_t)kq_qint(-127.0f * (x[i] / mx), -128.0f, 127.0f);
