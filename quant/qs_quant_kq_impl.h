@@ -1,0 +1,755 @@
+/* qs_quant_kq_impl.h — the K-quant quantizers' search (Q2_K .. Q6_K), compiled once per SIMD
+ * level (internal to quant/).
+ *
+ * Included by qs_kquants.c (scalar), qs_quant_kq_avx2.c and qs_quant_kq_avx512.c, each with
+ * KQ_FN(t) naming its entry points (qs_quant_<t>_scalar, ..._avx2, ..._avx512). The code is
+ * plain C whose inner loops the compiler vectorizes for the level it is built for. No loop
+ * reassociates a sum, and FP contraction stays off (GCC in ISO C mode; the pragma for clang),
+ * so every level performs the same IEEE operations in the same order and writes the same
+ * bytes; tests/test_quant_kquants.c checks that on every level the CPU can run.
+ * Every function here is a pure function of its arguments: safe from any thread. */
+#ifndef KQ_FN
+#error "define KQ_FN(t) before including qs_quant_kq_impl.h"
+#endif
+
+#include "qs_formats.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define QK QS_QK_K
+
+/* ======================================================================================== */
+/* Small numeric helpers                                                                     */
+/* ======================================================================================== */
+
+/* Nearest integer, ties to even, for |v| < 2^22: adding 1.5 * 2^23 leaves no fraction bits. */
+static inline float kq_rint(float v) {
+    const float magic = 12582912.0f;
+    return (v + magic) - magic;
+}
+
+/* v rounded to the nearest integer in [lo, hi]; NaN gives lo. Branch-free so loops vectorize. */
+static inline int kq_qint(float v, float lo, float hi) {
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+    return (int)kq_rint(v);
+}
+
+static inline float kq_max(float a, float b) { return a > b ? a : b; }
+
+/* Inner loops run in 8 lanes, either 8 elements with a partial sum each or 8 candidates side
+ * by side over the same elements; the compiler turns both into vector code without
+ * reassociating anything, so results do not depend on the vector width. */
+#define KQ_LANES 8
+
+static inline float kq_lane_sum(const float *acc) {
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+/* Rounds of "refit the fp16 factors, re-pick the integers" after the first pick. */
+#define KQ_REFITS 3
+
+/* ======================================================================================== */
+/* A super-block prepared for the search                                                     */
+/* ======================================================================================== */
+
+typedef struct kq_in {
+    float x[QK]; /* the values times 2^-e: max |x| in [0.5, 1) */
+    float w[QK]; /* weights, all > 0, mean about 1 */
+    int e;       /* the scaling exponent */
+} kq_in;
+
+/* Non-finite inputs cannot be represented; keep the output finite: NaN -> 0, inf -> +-FLT_MAX. */
+static inline float kq_sanitize(float v) {
+    if (v != v) return 0.0f;
+    if (v > FLT_MAX) return FLT_MAX;
+    if (v < -FLT_MAX) return -FLT_MAX;
+    return v;
+}
+
+/* Fills in from 256 values and their importance (NULL: uniform). Returns false when every
+ * value is zero (the block is then all zeros and needs no search). */
+static bool kq_prepare(const float *src, const float *imp, kq_in *in) {
+    float amax = 0.0f;
+    for (int i = 0; i < QK; i++) {
+        float v = kq_sanitize(src[i]);
+        in->x[i] = v;
+        amax = kq_max(amax, fabsf(v));
+    }
+    if (amax == 0.0f) return false;
+
+    int e;
+    (void)frexpf(amax, &e);
+    in->e = e;
+    if (e >= -120 && e <= 120) {
+        const float s = ldexpf(1.0f, -e);
+        for (int i = 0; i < QK; i++) in->x[i] *= s; /* exact: a power of two, results normal */
+    } else {
+        for (int i = 0; i < QK; i++) in->x[i] = ldexpf(in->x[i], -e);
+    }
+
+    /* Weights: scaling all of a super-block's weights by one factor does not change its best
+     * quantization, so normalize them to mean 1. A tiny floor keeps every least-squares fit
+     * well-posed where the importance is zero, without measurably changing the objective. */
+    double sum = 0.0;
+    if (imp) {
+        for (int i = 0; i < QK; i++) {
+            const float v = imp[i];
+            in->w[i] = (v > 0.0f && v <= FLT_MAX) ? v : 0.0f;
+            sum += in->w[i];
+        }
+    }
+    if (!imp || !(sum > 0.0) || !(sum < HUGE_VAL)) {
+        for (int i = 0; i < QK; i++) in->w[i] = 1.0f;
+    } else {
+        const double inv = (double)QK / sum;
+        for (int i = 0; i < QK; i++) in->w[i] = (float)(in->w[i] * inv) + 1e-6f;
+    }
+    return true;
+}
+
+/* Stores a super-block factor given in the scaled domain as fp16 (saturating at the largest
+ * finite half) and returns the scaled-domain value the stored half stands for. */
+static float kq_store_fp16(float v, int e, qs_fp16 *h) {
+    float real = ldexpf(v, e);
+    if (!(real == real)) real = 0.0f;
+    if (real > 65504.0f) real = 65504.0f;
+    if (real < -65504.0f) real = -65504.0f;
+    *h = qs_f32_to_fp16(real);
+    return ldexpf(qs_fp16_to_f32(*h), -e);
+}
+
+/* A factor below fp16's normal range (2^-14) keeps only a few significant bits there. Returns
+ * the smallest normal half (in the scaled domain, with v's sign) for such a v, else v: the
+ * solvers then also try that factor, with smaller integers under it. */
+static float kq_normal_floor(float v, int e) {
+    const float real = ldexpf(v, e);
+    if (real != 0.0f && fabsf(real) < 0x1p-14f) return copysignf(ldexpf(0x1p-14f, -e), v);
+    return v;
+}
+
+/* ======================================================================================== */
+/* Affine formats (Q2_K, Q4_K, Q5_K): y = d*sc*q - dmin*m                                    */
+/* ======================================================================================== */
+
+typedef struct kq_affine_fmt {
+    int nsub;      /* sub-blocks per super-block */
+    int len;       /* values per sub-block */
+    int qmax;      /* quants are 0..qmax */
+    int smax;      /* sub-block scales and mins are 0..smax */
+    float cand_lo; /* the KQ_LANES candidates for a sub-block's ideal map its range onto */
+    float cand_step; /* qmax + cand_lo + c*cand_step quant steps */
+    int srad;   /* first pick: integer scales tried on each side of the ideal */
+    float mrad; /* first pick: integer mins tried on each side of the ideal, at most */
+} kq_affine_fmt;
+
+static const kq_affine_fmt kq_fmt_q2_K = {16, 16, 3, 15, -0.5f, 0.2f, 2, 3.0f};
+static const kq_affine_fmt kq_fmt_q4_K = {8, 32, 15, 63, -1.0f, 0.25f, 3, 4.0f};
+static const kq_affine_fmt kq_fmt_q5_K = {8, 32, 31, 63, -0.5f, 0.2f, 3, 5.0f};
+
+typedef struct kq_affine_q {
+    qs_fp16 d, dmin;
+    uint8_t sc[16], mn[16];
+    uint8_t q[QK];
+    double err; /* weighted squared error in the scaled domain */
+} kq_affine_q;
+
+/* Weighted squared error of a sub-block reconstructed as d1*q - m1, q = round((x+m1)/d1)
+ * clamped to 0..qmax (q = 0 throughout when d1 is 0), exactly as dequantization computes it. */
+static float kq_affine_err(const float *x, const float *w, int len, float qmax, float d1,
+                           float m1) {
+    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+    float acc[KQ_LANES] = {0};
+    for (int i = 0; i < len; i += KQ_LANES) {
+        for (int k = 0; k < KQ_LANES; k++) {
+            float v = (x[i + k] + m1) * inv;
+            v = v > 0.0f ? v : 0.0f;
+            v = v < qmax ? v : qmax;
+            const float r = d1 * kq_rint(v) - m1 - x[i + k];
+            acc[k] += w[i + k] * r * r;
+        }
+    }
+    return kq_lane_sum(acc);
+}
+
+static void kq_affine_quants(const float *x, int len, int qmax, float d1, float m1, uint8_t *l) {
+    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+    for (int i = 0; i < len; i++) l[i] = (uint8_t)kq_qint((x[i] + m1) * inv, 0.0f, (float)qmax);
+}
+
+/* Ideal real scale s >= 0 and min m >= 0 (y = s*q - m) of one sub-block: each of KQ_LANES
+ * candidate quant ranges gives quants (evaluated side by side, one per lane), a weighted
+ * least-squares fit of (s, m) to them gives the error, and the best fit wins. */
+static void kq_affine_ideal(const kq_affine_fmt *f, const float *x, const float *w, float *s_out,
+                            float *m_out) {
+    const int len = f->len;
+    float lo = x[0], hi = x[0], sw = 0.0f, swx = 0.0f, swxx = 0.0f;
+    for (int i = 0; i < len; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+        sw += w[i];
+        swx += w[i] * x[i];
+        swxx += w[i] * x[i] * x[i];
+    }
+    if (lo > 0.0f) lo = 0.0f; /* the format's offset -dmin*m is never positive */
+    if (!(hi > lo)) {         /* constant non-positive values: the min alone represents them */
+        *s_out = 0.0f;
+        *m_out = -lo;
+        return;
+    }
+    const float qmax = (float)f->qmax;
+    /* quants round((x - lo) * inv[c]); x >= lo already, and clamping x at xhi[c] clamps the
+     * quant at qmax (with a run-time bound, so the loop stays vectorizable) */
+    float inv[KQ_LANES], xhi[KQ_LANES], a_l[KQ_LANES], a_ll[KQ_LANES], a_xl[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) {
+        inv[c] = (qmax + f->cand_lo + f->cand_step * (float)c) / (hi - lo);
+        xhi[c] = lo + qmax / inv[c];
+        a_l[c] = a_ll[c] = a_xl[c] = 0.0f;
+    }
+    for (int i = 0; i < len; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            const float v = xi < xhi[c] ? xi : xhi[c];
+            const float l = kq_rint((v - lo) * inv[c]), wl = wi * l;
+            a_l[c] += wl;
+            a_ll[c] += wl * l;
+            a_xl[c] += wl * xi;
+        }
+    }
+    float best = INFINITY, bs = (hi - lo) / qmax, bb = lo;
+    for (int c = 0; c < KQ_LANES; c++) {
+        const float swl = a_l[c], swll = a_ll[c], swxl = a_xl[c];
+        const float det = sw * swll - swl * swl;
+        if (!(det > 0.0f)) continue;
+        float sc = (sw * swxl - swl * swx) / det;
+        float b = (swll * swx - swl * swxl) / det;
+        if (b > 0.0f) {
+            b = 0.0f;
+            sc = swxl / swll;
+        }
+        if (!(sc > 0.0f)) continue;
+        const float err = swxx - 2.0f * sc * swxl - 2.0f * b * swx + sc * sc * swll +
+                          2.0f * sc * b * swl + b * b * sw;
+        if (err < best) {
+            best = err;
+            bs = sc;
+            bb = b;
+        }
+    }
+    *s_out = bs;
+    *m_out = -bb;
+}
+
+/* How widely kq_affine_search looks: integer scales within srad of the target, and integer
+ * mins within half a period (d*sc) of the target, at most mrad on each side. */
+typedef struct kq_reach {
+    int srad;
+    float mrad;
+} kq_reach;
+
+/* With the factors d, dmin fixed, the best integer scale and min of one sub-block near the
+ * real targets (s_t, m_t). For a given scale the error is nearly periodic in the min, with
+ * period d*sc, so half a period each side covers every distinct case. Fills the quants;
+ * returns the error. */
+static float kq_affine_search(const kq_affine_fmt *f, const float *x, const float *w, float d,
+                              float dmin, float s_t, float m_t, kq_reach reach, uint8_t *sc_out,
+                              uint8_t *mn_out, uint8_t *l_out) {
+    const int stop = d > 0.0f ? f->smax : 0, mtop = dmin > 0.0f ? f->smax : 0;
+    const int s0 = stop ? kq_qint(s_t / d, 0.0f, (float)stop) : 0;
+    const float qmax = (float)f->qmax;
+    float best = INFINITY;
+    int bs = 0, bm = 0;
+    for (int sc = s0 - reach.srad; sc <= s0 + reach.srad; sc++) {
+        if (sc < 0 || sc > stop) continue;
+        const float d1 = d * (float)sc;
+        int mlo = 0, mhi = 0;
+        if (mtop) {
+            float half = 0.5f * d1 / dmin;
+            half = half < reach.mrad ? half : reach.mrad;
+            const float c = m_t / dmin;
+            mlo = kq_qint(floorf(c - half), 0.0f, (float)mtop);
+            mhi = kq_qint(ceilf(c + half), 0.0f, (float)mtop);
+        }
+        for (int mi = mlo; mi <= mhi; mi++) {
+            const float err = kq_affine_err(x, w, f->len, qmax, d1, dmin * (float)mi);
+            if (err < best) {
+                best = err;
+                bs = sc;
+                bm = mi;
+            }
+        }
+    }
+    *sc_out = (uint8_t)bs;
+    *mn_out = (uint8_t)bm;
+    kq_affine_quants(x, f->len, f->qmax, d * (float)bs, dmin * (float)bm, l_out);
+    return best;
+}
+
+/* With the factors d, dmin fixed, gives every sub-block its best integer scale and min near
+ * the targets. Fills r (except d, dmin) and returns the total error. */
+static double kq_affine_assign(const kq_affine_fmt *f, const kq_in *in, const float *s_t,
+                               const float *m_t, float d, float dmin, kq_reach reach,
+                               kq_affine_q *r) {
+    double total = 0.0;
+    for (int j = 0; j < f->nsub; j++) {
+        total += kq_affine_search(f, in->x + j * f->len, in->w + j * f->len, d, dmin, s_t[j],
+                                  m_t[j], reach, &r->sc[j], &r->mn[j], r->q + j * f->len);
+    }
+    return total;
+}
+
+/* Least-squares factors (d, dmin) for the integers and quants in r. Returns false when the
+ * system is degenerate; *dmin stays as given when no sub-block uses a min. */
+static bool kq_affine_refit(const kq_affine_fmt *f, const kq_in *in, const kq_affine_q *r,
+                            float *d, float *dmin) {
+    double saa = 0, sab = 0, sbb = 0, sax = 0, sbx = 0;
+    for (int j = 0; j < f->nsub; j++) {
+        const double b = (double)r->mn[j];
+        for (int i = j * f->len; i < (j + 1) * f->len; i++) {
+            const double a = (double)r->sc[j] * (double)r->q[i], w = in->w[i], x = in->x[i];
+            saa += w * a * a;
+            sab += w * a * b;
+            sbb += w * b * b;
+            sax += w * a * x;
+            sbx += w * b * x;
+        }
+    }
+    if (!(saa > 0.0)) return false;
+    const double det = saa * sbb - sab * sab;
+    if (sbb > 0.0 && det > 1e-12 * saa * sbb) {
+        /* y = d*a - dmin*b: normal equations in (d, dmin) */
+        const double nd = (sax * sbb - sab * sbx) / det;
+        const double nm = (sax * sab - saa * sbx) / det;
+        if (nd > 0.0 && nm >= 0.0) {
+            *d = (float)nd;
+            *dmin = (float)nm;
+            return true;
+        }
+    }
+    const double nd = (sax + (double)*dmin * sab) / saa; /* dmin kept */
+    if (!(nd > 0.0)) return false;
+    *d = (float)nd;
+    return true;
+}
+
+/* From the factors d0, dmin0 (scaled domain, before fp16 rounding) and the per-sub-block
+ * targets s_t, m_t: the first wide pick, then refits. */
+static void kq_affine_run(const kq_affine_fmt *f, const kq_in *in, const float *s_t,
+                          const float *m_t, float d0, float dmin0, kq_affine_q *best) {
+    float s[16], m[16];
+    memcpy(s, s_t, sizeof s);
+    memcpy(m, m_t, sizeof m);
+    kq_affine_q cur;
+    float d = kq_store_fp16(d0, in->e, &cur.d);
+    float dmin = kq_store_fp16(dmin0, in->e, &cur.dmin);
+    const kq_reach wide = {f->srad, f->mrad}, near = {1, 1.0f};
+    cur.err = kq_affine_assign(f, in, s, m, d, dmin, wide, &cur);
+    *best = cur;
+    /* Refit the factors to the chosen integers and re-pick the integers nearby, while the
+     * error falls. The targets are then the previous pick's real scale and min. */
+    for (int it = 0; it < KQ_REFITS; it++) {
+        float nd = d, nm = dmin;
+        if (!kq_affine_refit(f, in, best, &nd, &nm)) break;
+        nd = kq_store_fp16(nd, in->e, &cur.d);
+        nm = kq_store_fp16(nm, in->e, &cur.dmin);
+        if (nd == d && nm == dmin) break;
+        for (int j = 0; j < f->nsub; j++) {
+            s[j] = d * (float)best->sc[j];
+            m[j] = dmin * (float)best->mn[j];
+        }
+        d = nd;
+        dmin = nm;
+        cur.err = kq_affine_assign(f, in, s, m, d, dmin, near, &cur);
+        if (!(cur.err < best->err)) break;
+        *best = cur;
+    }
+}
+
+static void kq_affine_solve(const kq_affine_fmt *f, const kq_in *in, kq_affine_q *best) {
+    float s[16], m[16], smax = 0.0f, mmax = 0.0f;
+    for (int j = 0; j < f->nsub; j++) {
+        kq_affine_ideal(f, in->x + j * f->len, in->w + j * f->len, &s[j], &m[j]);
+        smax = kq_max(smax, s[j]);
+        mmax = kq_max(mmax, m[j]);
+    }
+    /* the largest ideal scale and min get the largest integers */
+    const float d0 = smax / (float)f->smax, m0 = mmax / (float)f->smax;
+    kq_affine_run(f, in, s, m, d0, m0, best);
+    const float d1 = kq_normal_floor(d0, in->e), m1 = kq_normal_floor(m0, in->e);
+    if (d1 != d0 || m1 != m0) {
+        kq_affine_q alt;
+        kq_affine_run(f, in, s, m, d1, m1, &alt);
+        if (alt.err < best->err) *best = alt;
+    }
+}
+
+/* ======================================================================================== */
+/* Symmetric formats (Q3_K, Q6_K): y = d*sc*q                                                */
+/* ======================================================================================== */
+
+typedef struct kq_sym_fmt {
+    int qlo, qhi;  /* quants */
+    int slo, shi;  /* sub-block scales */
+    float cand_lo; /* KQ_LANES/2 candidates per end of the quant range: the largest value maps */
+    float cand_step; /* to that end widened by cand_lo + k*cand_step */
+    int radius; /* integer scales tried on each side of the ideal */
+} kq_sym_fmt;
+
+static const kq_sym_fmt kq_fmt_q3_K = {-4, 3, -32, 31, -0.5f, 0.3f, 2};
+static const kq_sym_fmt kq_fmt_q6_K = {-32, 31, -128, 127, -0.5f, 0.3f, 16};
+
+#define KQ_SYM_LEN 16
+#define KQ_SYM_NSUB 16
+
+typedef struct kq_sym_q {
+    qs_fp16 d;
+    int8_t sc[KQ_SYM_NSUB];
+    int8_t q[QK];
+    double err;
+} kq_sym_q;
+
+/* Ideal real scale of one sub-block of 16 (y = s*q): candidates put the value of largest
+ * magnitude at either end of the quant range, slightly inside or outside it, one candidate
+ * per lane; the least-squares scale for each candidate's quants is scored by the error
+ * reduction it achieves, swxl^2/swll (the error is swxx minus that). */
+static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
+    float amax = 0.0f, mx = 0.0f;
+    for (int i = 0; i < KQ_SYM_LEN; i++) {
+        if (fabsf(x[i]) > amax) {
+            amax = fabsf(x[i]);
+            mx = x[i];
+        }
+    }
+    if (amax == 0.0f) return 0.0f;
+    /* quants round(x * inv[c]), x first clamped to the range the quant range covers */
+    float inv[KQ_LANES], lo[KQ_LANES], hi[KQ_LANES], a_xl[KQ_LANES], a_ll[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) {
+        const int neg = c < KQ_LANES / 2, k = neg ? c : c - KQ_LANES / 2;
+        /* the negative end (qlo) is one level longer than the positive one */
+        const float widen = f->cand_lo + f->cand_step * (float)k;
+        const float t = neg ? (float)f->qlo - widen : (float)f->qhi + widen;
+        inv[c] = t / mx;
+        const float a = (float)f->qlo / inv[c], b = (float)f->qhi / inv[c];
+        lo[c] = a < b ? a : b;
+        hi[c] = a < b ? b : a;
+        a_xl[c] = a_ll[c] = 0.0f;
+    }
+    for (int i = 0; i < KQ_SYM_LEN; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            float v = xi > lo[c] ? xi : lo[c];
+            v = v < hi[c] ? v : hi[c];
+            const float q = kq_rint(v * inv[c]), wq = wi * q;
+            a_xl[c] += wq * xi;
+            a_ll[c] += wq * q;
+        }
+    }
+    float best = 0.0f, bs = mx / (float)f->qlo;
+    for (int c = 0; c < KQ_LANES; c++) {
+        if (a_ll[c] > 0.0f && a_xl[c] * a_xl[c] > best * a_ll[c]) {
+            best = a_xl[c] * a_xl[c] / a_ll[c];
+            bs = a_xl[c] / a_ll[c];
+        }
+    }
+    return bs;
+}
+
+/* Weighted squared errors of a sub-block of 16 reconstructed as d1[c]*q for KQ_LANES steps
+ * d1[c] at once, q = round(x/d1) clamped to the format's range (0 throughout when d1 is 0),
+ * as dequantization computes it. The lanes are the candidates, so the loop vectorizes with
+ * no horizontal sums and each error is summed in element order. x is clamped to the
+ * representable range [qlo*d1, qhi*d1] before dividing (which yields the same quants as
+ * clamping the quotient): clamping to run-time bounds keeps the compiler from splitting the
+ * loop into branches, which would stop it vectorizing. */
+static void kq_sym_errs(const kq_sym_fmt *f, const float *x, const float *w, const float *d1,
+                        float *err) {
+    float inv[KQ_LANES], lo[KQ_LANES], hi[KQ_LANES], acc[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) {
+        inv[c] = d1[c] != 0.0f ? 1.0f / d1[c] : 0.0f;
+        const float a = d1[c] * (float)f->qlo, b = d1[c] * (float)f->qhi;
+        lo[c] = a < b ? a : b;
+        hi[c] = a < b ? b : a;
+        acc[c] = 0.0f;
+    }
+    for (int i = 0; i < KQ_SYM_LEN; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            float v = xi > lo[c] ? xi : lo[c];
+            v = v < hi[c] ? v : hi[c];
+            const float r = d1[c] * kq_rint(v * inv[c]) - xi;
+            acc[c] += wi * r * r;
+        }
+    }
+    memcpy(err, acc, sizeof acc);
+}
+
+/* With d fixed, gives every sub-block the best integer scale among the 2*radius+1 nearest its
+ * target s_t (the window slides inward at the ends of the range). Returns the total error. */
+static double kq_sym_assign(const kq_sym_fmt *f, const kq_in *in, const float *s_t, float d,
+                            int radius, kq_sym_q *r) {
+    double total = 0.0;
+    for (int j = 0; j < KQ_SYM_NSUB; j++) {
+        const float *x = in->x + j * KQ_SYM_LEN, *w = in->w + j * KQ_SYM_LEN;
+        int lo = 0, hi = 0;
+        if (d != 0.0f) {
+            const int c = kq_qint(s_t[j] / d, (float)f->slo, (float)f->shi);
+            lo = c - radius;
+            hi = c + radius;
+            if (lo < f->slo) hi += f->slo - lo, lo = f->slo;
+            if (hi > f->shi) lo -= hi - f->shi, hi = f->shi;
+            if (lo < f->slo) lo = f->slo;
+        }
+        float best = INFINITY;
+        int bsc = 0;
+        for (int sc0 = lo; sc0 <= hi; sc0 += KQ_LANES) {
+            float d1[KQ_LANES], err[KQ_LANES];
+            for (int c = 0; c < KQ_LANES; c++) {
+                const int sc = sc0 + c <= hi ? sc0 + c : hi; /* past the window: repeat hi */
+                d1[c] = d * (float)sc;
+            }
+            kq_sym_errs(f, x, w, d1, err);
+            for (int c = 0; c < KQ_LANES && sc0 + c <= hi; c++) {
+                if (err[c] < best) {
+                    best = err[c];
+                    bsc = sc0 + c;
+                }
+            }
+        }
+        const float d1 = d * (float)bsc, inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+        r->sc[j] = (int8_t)bsc;
+        for (int i = 0; i < KQ_SYM_LEN; i++)
+            r->q[j * KQ_SYM_LEN + i] = (int8_t)kq_qint(x[i] * inv, (float)f->qlo, (float)f->qhi);
+        total += best;
+    }
+    return total;
+}
+
+static bool kq_sym_refit(const kq_in *in, const kq_sym_q *r, float *d) {
+    double saa = 0.0, sax = 0.0;
+    for (int i = 0; i < QK; i++) {
+        const double a = (double)r->sc[i / KQ_SYM_LEN] * (double)r->q[i];
+        saa += in->w[i] * a * a;
+        sax += in->w[i] * a * in->x[i];
+    }
+    if (!(saa > 0.0)) return false;
+    *d = (float)(sax / saa);
+    return true;
+}
+
+/* From the factor d0 (scaled domain, before fp16 rounding) and the per-sub-block targets
+ * s_t: the first wide pick, then refits. */
+static void kq_sym_run(const kq_sym_fmt *f, const kq_in *in, const float *s_t, float d0,
+                       kq_sym_q *best) {
+    float s[KQ_SYM_NSUB];
+    memcpy(s, s_t, sizeof s);
+    kq_sym_q cur;
+    float d = kq_store_fp16(d0, in->e, &cur.d);
+    cur.err = kq_sym_assign(f, in, s, d, f->radius, &cur);
+    *best = cur;
+    /* Refit d to the chosen integers and re-pick them nearby, while the error falls. */
+    for (int it = 0; it < KQ_REFITS; it++) {
+        float nd = d;
+        if (!kq_sym_refit(in, best, &nd)) break;
+        nd = kq_store_fp16(nd, in->e, &cur.d);
+        if (nd == d) break;
+        for (int j = 0; j < KQ_SYM_NSUB; j++) s[j] = d * (float)best->sc[j];
+        d = nd;
+        cur.err = kq_sym_assign(f, in, s, d, 2 /* nearby */, &cur);
+        if (!(cur.err < best->err)) break;
+        *best = cur;
+    }
+}
+
+static void kq_sym_solve(const kq_sym_fmt *f, const kq_in *in, kq_sym_q *best) {
+    float s[KQ_SYM_NSUB], sbig = 0.0f;
+    for (int j = 0; j < KQ_SYM_NSUB; j++) {
+        s[j] = kq_sym_ideal(f, in->x + j * KQ_SYM_LEN, in->w + j * KQ_SYM_LEN);
+        if (fabsf(s[j]) > fabsf(sbig)) sbig = s[j];
+    }
+    /* the largest sub-block scale goes to the longer, negative end of the scale range */
+    const float d0 = sbig / (float)f->slo;
+    kq_sym_run(f, in, s, d0, best);
+    const float d1 = kq_normal_floor(d0, in->e);
+    if (d1 != d0) {
+        kq_sym_q alt;
+        kq_sym_run(f, in, s, d1, &alt);
+        if (alt.err < best->err) *best = alt;
+    }
+}
+
+/* ======================================================================================== */
+/* Bit layouts                                                                               */
+/* ======================================================================================== */
+
+/* Q2_K and Q3_K keep 2-bit quants in 64 bytes: value e sits in byte 32*(e/128) + e%32, at bit
+ * 2*((e%128)/32). */
+static inline int kq_q2_byte(int e) { return 32 * (e / 128) + e % 32; }
+static inline int kq_q2_shift(int e) { return 2 * ((e % 128) / 32); }
+
+/* Q4_K and Q5_K keep 4-bit quants in 128 bytes: value e sits in byte 32*(e/64) + e%32, in the
+ * low nibble for even sub-blocks of 32 and the high nibble for odd ones. Q5_K's fifth bit and
+ * Q3_K's third bit sit in byte e%32 of a 32-byte mask, at bit e/32. */
+static inline int kq_q4_byte(int e) { return 32 * (e / 64) + e % 32; }
+static inline int kq_q4_shift(int e) { return 4 * ((e / 32) & 1); }
+
+/* Q4_K / Q5_K: eight 6-bit scales and eight 6-bit mins in 12 bytes. Bytes 0-3 hold scales 0-3,
+ * bytes 4-7 mins 0-3 (low 6 bits each); bytes 8-11 hold the low nibbles of scale (low) and
+ * min (high) 4-7, whose top two bits sit in bits 6-7 of bytes 0-3 (scales) and 4-7 (mins). */
+static inline void kq_unpack_scales_k4(const uint8_t p[12], uint8_t sc[8], uint8_t mn[8]) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = p[j] & 63;
+        mn[j] = p[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((p[j + 8] & 15) | ((p[j] >> 6) << 4));
+        mn[j + 4] = (uint8_t)((p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4));
+    }
+}
+
+static inline void kq_pack_scales_k4(const uint8_t sc[8], const uint8_t mn[8], uint8_t p[12]) {
+    for (int j = 0; j < 4; j++) {
+        p[j] = (uint8_t)((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+        p[j + 4] = (uint8_t)((mn[j] & 63) | ((mn[j + 4] >> 4) << 6));
+        p[j + 8] = (uint8_t)((sc[j + 4] & 15) | ((mn[j + 4] & 15) << 4));
+    }
+}
+
+/* Q3_K: sixteen 6-bit scales stored with a +32 bias in 12 bytes. The low nibble of scale j is
+ * in byte j%8 (low nibble for j < 8, high for j >= 8); its top two bits are in byte 8 + j%4 at
+ * bit 2*(j/4). */
+static inline void kq_unpack_scales_q3(const uint8_t p[12], int sc[16]) {
+    for (int j = 0; j < 16; j++) {
+        const int low = (p[j & 7] >> (4 * (j >> 3))) & 15;
+        const int top = (p[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+        sc[j] = (low | (top << 4)) - 32;
+    }
+}
+
+static inline void kq_pack_scales_q3(const int8_t sc[16], uint8_t p[12]) {
+    memset(p, 0, 12);
+    for (int j = 0; j < 16; j++) {
+        const unsigned u = (unsigned)(sc[j] + 32);
+        p[j & 7] |= (uint8_t)((u & 15u) << (4 * (j >> 3)));
+        p[8 + (j & 3)] |= (uint8_t)((u >> 4) << (2 * (j >> 2)));
+    }
+}
+
+/* Q6_K: value e of a 128-value half n = e/128 (r = e%128, quarter t = r/32, lane l = r%32) has
+ * its low nibble in ql[64n + l + 32*(t&1)] (low nibble for t < 2, high for t >= 2) and its top
+ * two bits in qh[32n + l] at bit 2t. */
+static inline int kq_q6_lbyte(int e) { return 64 * (e / 128) + e % 32 + 32 * ((e % 128) / 32 & 1); }
+static inline int kq_q6_lshift(int e) { return 4 * ((e % 128) / 64); }
+static inline int kq_q6_hbyte(int e) { return 32 * (e / 128) + e % 32; }
+static inline int kq_q6_hshift(int e) { return 2 * ((e % 128) / 32); }
+
+/* ======================================================================================== */
+/* Entry points                                                                              */
+/* ======================================================================================== */
+
+void KQ_FN(q2_K)(const float *src, void *dst, int64_t n, const float *importance) {
+    uint8_t *p = dst;
+    kq_in in;
+    kq_affine_q r;
+    for (int64_t b = 0; b < n / QK; b++, src += QK, p += sizeof(qs_block_q2_K)) {
+        qs_block_q2_K blk;
+        memset(&blk, 0, sizeof blk);
+        if (kq_prepare(src, importance ? importance + b * QK : NULL, &in)) {
+            kq_affine_solve(&kq_fmt_q2_K, &in, &r);
+            blk.d = r.d;
+            blk.dmin = r.dmin;
+            for (int j = 0; j < 16; j++) blk.scales[j] = (uint8_t)(r.sc[j] | (r.mn[j] << 4));
+            for (int e = 0; e < QK; e++) blk.qs[kq_q2_byte(e)] |= (uint8_t)(r.q[e] << kq_q2_shift(e));
+        }
+        memcpy(p, &blk, sizeof blk);
+    }
+}
+
+void KQ_FN(q3_K)(const float *src, void *dst, int64_t n, const float *importance) {
+    uint8_t *p = dst;
+    kq_in in;
+    kq_sym_q r;
+    for (int64_t b = 0; b < n / QK; b++, src += QK, p += sizeof(qs_block_q3_K)) {
+        qs_block_q3_K blk;
+        memset(&blk, 0, sizeof blk);
+        if (kq_prepare(src, importance ? importance + b * QK : NULL, &in)) {
+            kq_sym_solve(&kq_fmt_q3_K, &in, &r);
+        } else {
+            memset(&r, 0, sizeof r);
+        }
+        blk.d = r.d;
+        kq_pack_scales_q3(r.sc, blk.scales);
+        for (int e = 0; e < QK; e++) {
+            const unsigned u = (unsigned)(r.q[e] + 4); /* 0..7: bit 2 is the high bit */
+            blk.qs[kq_q2_byte(e)] |= (uint8_t)((u & 3u) << kq_q2_shift(e));
+            blk.hmask[e % 32] |= (uint8_t)((u >> 2) << (e / 32));
+        }
+        memcpy(p, &blk, sizeof blk);
+    }
+}
+
+void KQ_FN(q4_K)(const float *src, void *dst, int64_t n, const float *importance) {
+    uint8_t *p = dst;
+    kq_in in;
+    kq_affine_q r;
+    for (int64_t b = 0; b < n / QK; b++, src += QK, p += sizeof(qs_block_q4_K)) {
+        qs_block_q4_K blk;
+        memset(&blk, 0, sizeof blk);
+        if (kq_prepare(src, importance ? importance + b * QK : NULL, &in)) {
+            kq_affine_solve(&kq_fmt_q4_K, &in, &r);
+            blk.d = r.d;
+            blk.dmin = r.dmin;
+            kq_pack_scales_k4(r.sc, r.mn, blk.scales);
+            for (int e = 0; e < QK; e++) blk.qs[kq_q4_byte(e)] |= (uint8_t)(r.q[e] << kq_q4_shift(e));
+        }
+        memcpy(p, &blk, sizeof blk);
+    }
+}
+
+void KQ_FN(q5_K)(const float *src, void *dst, int64_t n, const float *importance) {
+    uint8_t *p = dst;
+    kq_in in;
+    kq_affine_q r;
+    for (int64_t b = 0; b < n / QK; b++, src += QK, p += sizeof(qs_block_q5_K)) {
+        qs_block_q5_K blk;
+        memset(&blk, 0, sizeof blk);
+        if (kq_prepare(src, importance ? importance + b * QK : NULL, &in)) {
+            kq_affine_solve(&kq_fmt_q5_K, &in, &r);
+            blk.d = r.d;
+            blk.dmin = r.dmin;
+            kq_pack_scales_k4(r.sc, r.mn, blk.scales);
+            for (int e = 0; e < QK; e++) {
+                blk.qs[kq_q4_byte(e)] |= (uint8_t)((r.q[e] & 15) << kq_q4_shift(e));
+                blk.qh[e % 32] |= (uint8_t)((r.q[e] >> 4) << (e / 32));
+            }
+        }
+        memcpy(p, &blk, sizeof blk);
+    }
+}
+
+void KQ_FN(q6_K)(const float *src, void *dst, int64_t n, const float *importance) {
+    uint8_t *p = dst;
+    kq_in in;
+    kq_sym_q r;
+    for (int64_t b = 0; b < n / QK; b++, src += QK, p += sizeof(qs_block_q6_K)) {
+        qs_block_q6_K blk;
+        memset(&blk, 0, sizeof blk);
+        if (kq_prepare(src, importance ? importance + b * QK : NULL, &in)) {
+            kq_sym_solve(&kq_fmt_q6_K, &in, &r);
+        } else {
+            memset(&r, 0, sizeof r);
+        }
+        blk.d = r.d;
+        memcpy(blk.scales, r.sc, 16);
+        for (int e = 0; e < QK; e++) {
+            const unsigned u = (unsigned)(r.q[e] + 32); /* 0..63 */
+            blk.ql[kq_q6_lbyte(e)] |= (uint8_t)((u & 15u) << kq_q6_lshift(e));
+            blk.qh[kq_q6_hbyte(e)] |= (uint8_t)((u >> 4) << kq_q6_hshift(e));
+        }
+        memcpy(p, &blk, sizeof blk);
+    }
+}
