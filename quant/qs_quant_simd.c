@@ -20,6 +20,8 @@ qs_quant_level_fn qs_quant_fn_for_level(int t, qs_simd_level l) {
         LEVELS(QS_TYPE_Q4_K, q4_K)
         LEVELS(QS_TYPE_Q5_K, q5_K)
         LEVELS(QS_TYPE_Q6_K, q6_K)
+        LEVELS(QS_TYPE_IQ4_NL, iq4_nl)
+        LEVELS(QS_TYPE_IQ4_XS, iq4_xs)
     default: return tr->quantize;
     }
 #else
