@@ -44,6 +44,16 @@ static inline int kq_qint(float v, float lo, float hi) {
 
 static inline float kq_max(float a, float b) { return a > b ? a : b; }
 
+/* Largest |x| of 16 values, in 8 lanes (max is exact in any order; inputs are never NaN). */
+static inline float kq_amax16(const float *x) {
+    float m[8];
+    for (int k = 0; k < 8; k++) m[k] = fabsf(x[k]);
+    for (int k = 0; k < 8; k++) m[k] = kq_max(m[k], fabsf(x[k + 8]));
+    float r = m[0];
+    for (int k = 1; k < 8; k++) r = kq_max(r, m[k]);
+    return r;
+}
+
 /* Inner loops run in 8 lanes, either 8 elements with a partial sum each or 8 candidates side
  * by side over the same elements; the compiler turns both into vector code without
  * reassociating anything, so results do not depend on the vector width. */
@@ -223,24 +233,30 @@ static void kq_affine_ideal(const kq_affine_fmt *f, const float *x, const float 
             a_xl[c] += wl * xi;
         }
     }
-    float best = INFINITY, bs = (hi - lo) / qmax, bb = lo;
+    /* every lane's fit first (branch-free, divisions side by side), then the pick */
+    float fs[KQ_LANES], fb[KQ_LANES], fe[KQ_LANES];
+    int ok[KQ_LANES];
     for (int c = 0; c < KQ_LANES; c++) {
         const float swl = a_l[c], swll = a_ll[c], swxl = a_xl[c];
         const float det = sw * swll - swl * swl;
-        if (!(det > 0.0f)) continue;
-        float sc = (sw * swxl - swl * swx) / det;
-        float b = (swll * swx - swl * swxl) / det;
-        if (b > 0.0f) {
-            b = 0.0f;
-            sc = swxl / swll;
-        }
-        if (!(sc > 0.0f)) continue;
-        const float err = swxx - 2.0f * sc * swxl - 2.0f * b * swx + sc * sc * swll +
-                          2.0f * sc * b * swl + b * b * sw;
-        if (err < best) {
-            best = err;
-            bs = sc;
-            bb = b;
+        const float dd = det > 0.0f ? det : 1.0f, ll = swll > 0.0f ? swll : 1.0f;
+        float sc = (sw * swxl - swl * swx) / dd;
+        float b = (swll * swx - swl * swxl) / dd;
+        const float sc0 = swxl / ll; /* the format's offset -dmin*m is never positive */
+        sc = b > 0.0f ? sc0 : sc;
+        b = b > 0.0f ? 0.0f : b;
+        ok[c] = det > 0.0f && sc > 0.0f;
+        fs[c] = sc;
+        fb[c] = b;
+        fe[c] = swxx - 2.0f * sc * swxl - 2.0f * b * swx + sc * sc * swll + 2.0f * sc * b * swl +
+                b * b * sw;
+    }
+    float best = INFINITY, bs = (hi - lo) / qmax, bb = lo;
+    for (int c = 0; c < KQ_LANES; c++) {
+        if (ok[c] && fe[c] < best) {
+            best = fe[c];
+            bs = fs[c];
+            bb = fb[c];
         }
     }
     *s_out = bs;
@@ -420,23 +436,22 @@ typedef struct kq_sym_q {
  * per lane; the least-squares scale for each candidate's quants is scored by the error
  * reduction it achieves, swxl^2/swll (the error is swxx minus that). */
 static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
-    float amax = 0.0f, mx = 0.0f;
-    for (int i = 0; i < KQ_SYM_LEN; i++) {
-        if (fabsf(x[i]) > amax) {
-            amax = fabsf(x[i]);
-            mx = x[i];
-        }
-    }
+    const float amax = kq_amax16(x);
     if (amax == 0.0f) return 0.0f;
+    float mx = 0.0f; /* the first value of largest magnitude */
+    for (int i = KQ_SYM_LEN - 1; i >= 0; i--) mx = fabsf(x[i]) == amax ? x[i] : mx;
     /* quants round(x * inv[c]), x first clamped to the range the quant range covers */
-    float inv[KQ_LANES], lo[KQ_LANES], hi[KQ_LANES], a_xl[KQ_LANES], a_ll[KQ_LANES];
+    float t[KQ_LANES], inv[KQ_LANES], lo[KQ_LANES], hi[KQ_LANES], a_xl[KQ_LANES], a_ll[KQ_LANES];
     for (int c = 0; c < KQ_LANES; c++) {
         const int neg = c < KQ_LANES / 2, k = neg ? c : c - KQ_LANES / 2;
         /* the negative end (qlo) is one level longer than the positive one */
         const float widen = f->cand_lo + f->cand_step * (float)k;
-        const float t = neg ? (float)f->qlo - widen : (float)f->qhi + widen;
-        inv[c] = t / mx;
-        const float a = (float)f->qlo / inv[c], b = (float)f->qhi / inv[c];
+        t[c] = neg ? (float)f->qlo - widen : (float)f->qhi + widen;
+    }
+    const float qlo = (float)f->qlo, qhi = (float)f->qhi;
+    for (int c = 0; c < KQ_LANES; c++) inv[c] = t[c] / mx;
+    for (int c = 0; c < KQ_LANES; c++) {
+        const float a = qlo / inv[c], b = qhi / inv[c];
         lo[c] = a < b ? a : b;
         hi[c] = a < b ? b : a;
         a_xl[c] = a_ll[c] = 0.0f;
@@ -451,11 +466,18 @@ static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
             a_ll[c] += wq * q;
         }
     }
+    /* every lane's gain and scale first (divisions side by side), then the pick */
+    float gain[KQ_LANES], scale[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) {
+        const float den = a_ll[c] > 0.0f ? a_ll[c] : 1.0f;
+        gain[c] = a_xl[c] * a_xl[c] / den;
+        scale[c] = a_xl[c] / den;
+    }
     float best = 0.0f, bs = mx / (float)f->qlo;
     for (int c = 0; c < KQ_LANES; c++) {
         if (a_ll[c] > 0.0f && a_xl[c] * a_xl[c] > best * a_ll[c]) {
-            best = a_xl[c] * a_xl[c] / a_ll[c];
-            bs = a_xl[c] / a_ll[c];
+            best = gain[c];
+            bs = scale[c];
         }
     }
     return bs;
@@ -490,6 +512,23 @@ static void kq_sym_errs(const kq_sym_fmt *f, const float *x, const float *w, con
     memcpy(err, acc, sizeof acc);
 }
 
+/* Quants round(x / d1) clamped to [qlo, qhi] of one sub-block of 16 (all 0 when d1 is 0).
+ * Computed in a local array first: stores through int8_t may alias anything, which would keep
+ * the compiler from vectorizing the loop. */
+static inline void kq_sym_quants(const float *x, float qlo, float qhi, float d1, int8_t *out) {
+    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+    float qf[KQ_SYM_LEN];
+    int8_t q[KQ_SYM_LEN];
+    for (int i = 0; i < KQ_SYM_LEN; i++) {
+        float v = x[i] * inv;
+        v = v > qlo ? v : qlo;
+        v = v < qhi ? v : qhi;
+        qf[i] = kq_rint(v);
+    }
+    for (int i = 0; i < KQ_SYM_LEN; i++) q[i] = (int8_t)(int)qf[i];
+    memcpy(out, q, sizeof q);
+}
+
 /* With d fixed, gives every sub-block the best integer scale among the 2*radius+1 nearest its
  * target s_t (the window slides inward at the ends of the range). Returns the total error. */
 static double kq_sym_assign(const kq_sym_fmt *f, const kq_in *in, const float *s_t, float d,
@@ -522,10 +561,8 @@ static double kq_sym_assign(const kq_sym_fmt *f, const kq_in *in, const float *s
                 }
             }
         }
-        const float d1 = d * (float)bsc, inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
         r->sc[j] = (int8_t)bsc;
-        for (int i = 0; i < KQ_SYM_LEN; i++)
-            r->q[j * KQ_SYM_LEN + i] = (int8_t)kq_qint(x[i] * inv, (float)f->qlo, (float)f->qhi);
+        kq_sym_quants(x, (float)f->qlo, (float)f->qhi, d * (float)bsc, r->q + j * KQ_SYM_LEN);
         total += best;
     }
     return total;
