@@ -189,9 +189,20 @@ static float kq_affine_err(const float *x, const float *w, int len, float qmax, 
     return kq_lane_sum(acc);
 }
 
+/* Quants of a sub-block for d1, m1 (computed in a local array: stores through uint8_t may
+ * alias anything, which would keep the compiler from vectorizing the loop). */
 static void kq_affine_quants(const float *x, int len, int qmax, float d1, float m1, uint8_t *l) {
-    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
-    for (int i = 0; i < len; i++) l[i] = (uint8_t)kq_qint((x[i] + m1) * inv, 0.0f, (float)qmax);
+    const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f, top = (float)qmax;
+    float qf[32];
+    uint8_t q[32];
+    for (int i = 0; i < len; i++) {
+        float v = (x[i] + m1) * inv;
+        v = v > 0.0f ? v : 0.0f;
+        v = v < top ? v : top;
+        qf[i] = kq_rint(v);
+    }
+    for (int i = 0; i < len; i++) q[i] = (uint8_t)(int)qf[i];
+    memcpy(l, q, (size_t)len);
 }
 
 /* Ideal real scale s >= 0 and min m >= 0 (y = s*q - m) of one sub-block: each of KQ_LANES
@@ -431,6 +442,27 @@ typedef struct kq_sym_q {
     double err;
 } kq_sym_q;
 
+/* For KQ_LANES candidate inverse steps side by side: sums of w*x*q and w*q*q over a sub-block
+ * of 16, q = round(clamp(x, lo, hi) * inv). A function of its own so the compiler keeps the
+ * candidates in the vector lanes. */
+static void kq_sym_fit_sums(const float *x, const float *w, const float *inv, const float *lo,
+                            const float *hi, float *a_xl, float *a_ll) {
+    float sxl[KQ_LANES], sll[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) sxl[c] = sll[c] = 0.0f;
+    for (int i = 0; i < KQ_SYM_LEN; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            float v = xi > lo[c] ? xi : lo[c];
+            v = v < hi[c] ? v : hi[c];
+            const float q = kq_rint(v * inv[c]), wq = wi * q;
+            sxl[c] += wq * xi;
+            sll[c] += wq * q;
+        }
+    }
+    memcpy(a_xl, sxl, sizeof sxl);
+    memcpy(a_ll, sll, sizeof sll);
+}
+
 /* Ideal real scale of one sub-block of 16 (y = s*q): candidates put the value of largest
  * magnitude at either end of the quant range, slightly inside or outside it, one candidate
  * per lane; the least-squares scale for each candidate's quants is scored by the error
@@ -454,18 +486,8 @@ static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
         const float a = qlo / inv[c], b = qhi / inv[c];
         lo[c] = a < b ? a : b;
         hi[c] = a < b ? b : a;
-        a_xl[c] = a_ll[c] = 0.0f;
     }
-    for (int i = 0; i < KQ_SYM_LEN; i++) {
-        const float xi = x[i], wi = w[i];
-        for (int c = 0; c < KQ_LANES; c++) {
-            float v = xi > lo[c] ? xi : lo[c];
-            v = v < hi[c] ? v : hi[c];
-            const float q = kq_rint(v * inv[c]), wq = wi * q;
-            a_xl[c] += wq * xi;
-            a_ll[c] += wq * q;
-        }
-    }
+    kq_sym_fit_sums(x, w, inv, lo, hi, a_xl, a_ll);
     /* every lane's gain and scale first (divisions side by side), then the pick */
     float gain[KQ_LANES], scale[KQ_LANES];
     for (int c = 0; c < KQ_LANES; c++) {
