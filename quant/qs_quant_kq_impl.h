@@ -17,6 +17,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #ifdef __clang__
@@ -62,6 +63,21 @@ static inline float kq_amax16(const float *x) {
 static inline float kq_lane_sum(const float *acc) {
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
+
+/* Loops with the candidates in the lanes are written with GCC/clang vector extensions: left
+ * to itself the compiler unrolls the 8 candidates and vectorizes across elements instead,
+ * finishing every sum with scalar extracts. Each lane does exactly the scalar arithmetic
+ * (no FP contraction, selects not min/max instructions with other NaN rules), and the types
+ * lower to whatever registers the level has (two SSE halves, one AVX register). Macros, not
+ * functions: 32-byte vector arguments would change the ABI of the baseline build. */
+typedef float kq_v8 __attribute__((vector_size(32)));
+typedef int32_t kq_v8i __attribute__((vector_size(32)));
+#define KQ_V8_SET1(v) ((kq_v8){(v), (v), (v), (v), (v), (v), (v), (v)})
+/* lane-wise m ? a : b for a comparison result m */
+#define KQ_V8_SEL(m, a, b) ((kq_v8)(((m) & (kq_v8i)(a)) | (~(m) & (kq_v8i)(b))))
+#define KQ_V8_LOAD(dst, p) memcpy(&(dst), (p), sizeof(kq_v8))
+#define KQ_V8_STORE(p, v) memcpy((p), &(v), sizeof(kq_v8))
+#define KQ_MAGIC 12582912.0f /* kq_rint's constant */
 
 /* Rounds of "refit the fp16 factors, re-pick the integers" after the first pick. */
 #define KQ_REFITS 3
@@ -234,15 +250,26 @@ static void kq_affine_ideal(const kq_affine_fmt *f, const float *x, const float 
         xhi[c] = lo + qmax / inv[c];
         a_l[c] = a_ll[c] = a_xl[c] = 0.0f;
     }
-    for (int i = 0; i < len; i++) {
-        const float xi = x[i], wi = w[i];
-        for (int c = 0; c < KQ_LANES; c++) {
-            const float v = xi < xhi[c] ? xi : xhi[c];
-            const float l = kq_rint((v - lo) * inv[c]), wl = wi * l;
-            a_l[c] += wl;
-            a_ll[c] += wl * l;
-            a_xl[c] += wl * xi;
+    {
+        /* lane c: v = min(x, xhi); l = kq_rint((v - lo) * inv); sums of w*l, w*l*l, w*l*x */
+        kq_v8 vinv, vxhi, sl, sll, sxl;
+        const kq_v8 magic = KQ_V8_SET1(KQ_MAGIC), vlo = KQ_V8_SET1(lo);
+        KQ_V8_LOAD(vinv, inv);
+        KQ_V8_LOAD(vxhi, xhi);
+        KQ_V8_LOAD(sl, a_l);
+        KQ_V8_LOAD(sll, a_ll);
+        KQ_V8_LOAD(sxl, a_xl);
+        for (int i = 0; i < len; i++) {
+            const kq_v8 xi = KQ_V8_SET1(x[i]), wi = KQ_V8_SET1(w[i]);
+            const kq_v8 v = KQ_V8_SEL(xi < vxhi, xi, vxhi);
+            const kq_v8 l = ((v - vlo) * vinv + magic) - magic, wl = wi * l;
+            sl += wl;
+            sll += wl * l;
+            sxl += wl * xi;
         }
+        KQ_V8_STORE(a_l, sl);
+        KQ_V8_STORE(a_ll, sll);
+        KQ_V8_STORE(a_xl, sxl);
     }
     /* every lane's fit first (branch-free, divisions side by side), then the pick */
     float fs[KQ_LANES], fb[KQ_LANES], fe[KQ_LANES];
@@ -447,20 +474,22 @@ typedef struct kq_sym_q {
  * candidates in the vector lanes. */
 static void kq_sym_fit_sums(const float *x, const float *w, const float *inv, const float *lo,
                             const float *hi, float *a_xl, float *a_ll) {
-    float sxl[KQ_LANES], sll[KQ_LANES];
-    for (int c = 0; c < KQ_LANES; c++) sxl[c] = sll[c] = 0.0f;
+    /* lane c: v = clamp(x, lo, hi); q = kq_rint(v * inv); a_xl += w*q*x; a_ll += w*q*q */
+    kq_v8 vinv, vlo, vhi, sxl = KQ_V8_SET1(0.0f), sll = KQ_V8_SET1(0.0f);
+    const kq_v8 magic = KQ_V8_SET1(KQ_MAGIC);
+    KQ_V8_LOAD(vinv, inv);
+    KQ_V8_LOAD(vlo, lo);
+    KQ_V8_LOAD(vhi, hi);
     for (int i = 0; i < KQ_SYM_LEN; i++) {
-        const float xi = x[i], wi = w[i];
-        for (int c = 0; c < KQ_LANES; c++) {
-            float v = xi > lo[c] ? xi : lo[c];
-            v = v < hi[c] ? v : hi[c];
-            const float q = kq_rint(v * inv[c]), wq = wi * q;
-            sxl[c] += wq * xi;
-            sll[c] += wq * q;
-        }
+        const kq_v8 xi = KQ_V8_SET1(x[i]), wi = KQ_V8_SET1(w[i]);
+        kq_v8 v = KQ_V8_SEL(xi > vlo, xi, vlo);
+        v = KQ_V8_SEL(v < vhi, v, vhi);
+        const kq_v8 q = (v * vinv + magic) - magic, wq = wi * q;
+        sxl += wq * xi;
+        sll += wq * q;
     }
-    memcpy(a_xl, sxl, sizeof sxl);
-    memcpy(a_ll, sll, sizeof sll);
+    KQ_V8_STORE(a_xl, sxl);
+    KQ_V8_STORE(a_ll, sll);
 }
 
 /* Ideal real scale of one sub-block of 16 (y = s*q): candidates put the value of largest
@@ -522,16 +551,22 @@ static void kq_sym_errs(const kq_sym_fmt *f, const float *x, const float *w, con
         hi[c] = a < b ? b : a;
         acc[c] = 0.0f;
     }
+    /* lane c: v = clamp(x, lo, hi); r = d1 * kq_rint(v * inv) - x; acc += w*r*r */
+    kq_v8 vd1, vinv, vlo, vhi, vacc;
+    const kq_v8 magic = KQ_V8_SET1(KQ_MAGIC);
+    KQ_V8_LOAD(vd1, d1);
+    KQ_V8_LOAD(vinv, inv);
+    KQ_V8_LOAD(vlo, lo);
+    KQ_V8_LOAD(vhi, hi);
+    KQ_V8_LOAD(vacc, acc);
     for (int i = 0; i < KQ_SYM_LEN; i++) {
-        const float xi = x[i], wi = w[i];
-        for (int c = 0; c < KQ_LANES; c++) {
-            float v = xi > lo[c] ? xi : lo[c];
-            v = v < hi[c] ? v : hi[c];
-            const float r = d1[c] * kq_rint(v * inv[c]) - xi;
-            acc[c] += wi * r * r;
-        }
+        const kq_v8 xi = KQ_V8_SET1(x[i]), wi = KQ_V8_SET1(w[i]);
+        kq_v8 v = KQ_V8_SEL(xi > vlo, xi, vlo);
+        v = KQ_V8_SEL(v < vhi, v, vhi);
+        const kq_v8 r = vd1 * ((v * vinv + magic) - magic) - xi;
+        vacc += wi * r * r;
     }
-    memcpy(err, acc, sizeof acc);
+    KQ_V8_STORE(err, vacc);
 }
 
 /* Quants round(x / d1) clamped to [qlo, qhi] of one sub-block of 16 (all 0 when d1 is 0).
