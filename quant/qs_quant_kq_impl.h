@@ -741,6 +741,42 @@ static inline int kq_q6_lshift(int e) { return 4 * ((e % 128) / 64); }
 static inline int kq_q6_hbyte(int e) { return 32 * (e / 128) + e % 32; }
 static inline int kq_q6_hshift(int e) { return 2 * ((e % 128) / 32); }
 
+/* Packing of 256 codes u (each below 2^bits) into the layouts above, a 32-byte row at a time
+ * so the loops vectorize (the same bytes as placing each value by the formulas above). */
+static inline void kq_pack_2bit(const uint8_t *u, uint8_t *qs) { /* 64 bytes: Q2_K, Q3_K */
+    for (int n = 0; n < 2; n++)
+        for (int l = 0; l < 32; l++)
+            qs[32 * n + l] = (uint8_t)((u[128 * n + l] & 3) | (u[128 * n + 32 + l] & 3) << 2 |
+                                       (u[128 * n + 64 + l] & 3) << 4 | (u[128 * n + 96 + l] & 3) << 6);
+}
+
+static inline void kq_pack_4bit(const uint8_t *u, uint8_t *qs) { /* 128 bytes: Q4_K, Q5_K */
+    for (int p = 0; p < 4; p++)
+        for (int l = 0; l < 32; l++)
+            qs[32 * p + l] = (uint8_t)((u[64 * p + l] & 15) | (u[64 * p + 32 + l] & 15) << 4);
+}
+
+/* 32-byte mask: bit k of byte l is bit b of code 32k + l (Q3_K's hmask b = 2, Q5_K's qh b = 4). */
+static inline void kq_pack_mask(const uint8_t *u, int b, uint8_t *m) {
+    for (int l = 0; l < 32; l++) {
+        unsigned v = 0;
+        for (int k = 0; k < 8; k++) v |= ((unsigned)(u[32 * k + l] >> b) & 1u) << k;
+        m[l] = (uint8_t)v;
+    }
+}
+
+static inline void kq_pack_q6(const uint8_t *u, uint8_t *ql, uint8_t *qh) {
+    for (int n = 0; n < 2; n++) {
+        const uint8_t *h = u + 128 * n;
+        for (int l = 0; l < 32; l++) {
+            ql[64 * n + l] = (uint8_t)((h[l] & 15) | (h[64 + l] & 15) << 4);
+            ql[64 * n + 32 + l] = (uint8_t)((h[32 + l] & 15) | (h[96 + l] & 15) << 4);
+            qh[32 * n + l] = (uint8_t)((h[l] >> 4) | (h[32 + l] >> 4) << 2 | (h[64 + l] >> 4) << 4 |
+                                       (h[96 + l] >> 4) << 6);
+        }
+    }
+}
+
 /* ======================================================================================== */
 /* Entry points                                                                              */
 /* ======================================================================================== */
@@ -757,7 +793,7 @@ void KQ_FN(q2_K)(const float *src, void *dst, int64_t n, const float *importance
             blk.d = r.d;
             blk.dmin = r.dmin;
             for (int j = 0; j < 16; j++) blk.scales[j] = (uint8_t)(r.sc[j] | (r.mn[j] << 4));
-            for (int e = 0; e < QK; e++) blk.qs[kq_q2_byte(e)] |= (uint8_t)(r.q[e] << kq_q2_shift(e));
+            kq_pack_2bit(r.q, blk.qs);
         }
         memcpy(p, &blk, sizeof blk);
     }
@@ -777,11 +813,10 @@ void KQ_FN(q3_K)(const float *src, void *dst, int64_t n, const float *importance
         }
         blk.d = r.d;
         kq_pack_scales_q3(r.sc, blk.scales);
-        for (int e = 0; e < QK; e++) {
-            const unsigned u = (unsigned)(r.q[e] + 4); /* 0..7: bit 2 is the high bit */
-            blk.qs[kq_q2_byte(e)] |= (uint8_t)((u & 3u) << kq_q2_shift(e));
-            blk.hmask[e % 32] |= (uint8_t)((u >> 2) << (e / 32));
-        }
+        uint8_t u[QK];
+        for (int e = 0; e < QK; e++) u[e] = (uint8_t)(r.q[e] + 4); /* 0..7: bit 2 is the high bit */
+        kq_pack_2bit(u, blk.qs);
+        kq_pack_mask(u, 2, blk.hmask);
         memcpy(p, &blk, sizeof blk);
     }
 }
@@ -798,7 +833,7 @@ void KQ_FN(q4_K)(const float *src, void *dst, int64_t n, const float *importance
             blk.d = r.d;
             blk.dmin = r.dmin;
             kq_pack_scales_k4(r.sc, r.mn, blk.scales);
-            for (int e = 0; e < QK; e++) blk.qs[kq_q4_byte(e)] |= (uint8_t)(r.q[e] << kq_q4_shift(e));
+            kq_pack_4bit(r.q, blk.qs);
         }
         memcpy(p, &blk, sizeof blk);
     }
@@ -816,10 +851,8 @@ void KQ_FN(q5_K)(const float *src, void *dst, int64_t n, const float *importance
             blk.d = r.d;
             blk.dmin = r.dmin;
             kq_pack_scales_k4(r.sc, r.mn, blk.scales);
-            for (int e = 0; e < QK; e++) {
-                blk.qs[kq_q4_byte(e)] |= (uint8_t)((r.q[e] & 15) << kq_q4_shift(e));
-                blk.qh[e % 32] |= (uint8_t)((r.q[e] >> 4) << (e / 32));
-            }
+            kq_pack_4bit(r.q, blk.qs);
+            kq_pack_mask(r.q, 4, blk.qh);
         }
         memcpy(p, &blk, sizeof blk);
     }
@@ -839,11 +872,9 @@ void KQ_FN(q6_K)(const float *src, void *dst, int64_t n, const float *importance
         }
         blk.d = r.d;
         memcpy(blk.scales, r.sc, 16);
-        for (int e = 0; e < QK; e++) {
-            const unsigned u = (unsigned)(r.q[e] + 32); /* 0..63 */
-            blk.ql[kq_q6_lbyte(e)] |= (uint8_t)((u & 15u) << kq_q6_lshift(e));
-            blk.qh[kq_q6_hbyte(e)] |= (uint8_t)((u >> 4) << kq_q6_hshift(e));
-        }
+        uint8_t u[QK];
+        for (int e = 0; e < QK; e++) u[e] = (uint8_t)(r.q[e] + 32); /* 0..63 */
+        kq_pack_q6(u, blk.ql, blk.qh);
         memcpy(p, &blk, sizeof blk);
     }
 }
