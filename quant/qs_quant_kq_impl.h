@@ -543,22 +543,16 @@ static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
  * loop into branches, which would stop it vectorizing. */
 static void kq_sym_errs(const kq_sym_fmt *f, const float *x, const float *w, const float *d1,
                         float *err) {
-    float inv[KQ_LANES], lo[KQ_LANES], hi[KQ_LANES], acc[KQ_LANES];
-    for (int c = 0; c < KQ_LANES; c++) {
-        inv[c] = d1[c] != 0.0f ? 1.0f / d1[c] : 0.0f;
-        const float a = d1[c] * (float)f->qlo, b = d1[c] * (float)f->qhi;
-        lo[c] = a < b ? a : b;
-        hi[c] = a < b ? b : a;
-        acc[c] = 0.0f;
-    }
-    /* lane c: v = clamp(x, lo, hi); r = d1 * kq_rint(v * inv) - x; acc += w*r*r */
-    kq_v8 vd1, vinv, vlo, vhi, vacc;
-    const kq_v8 magic = KQ_V8_SET1(KQ_MAGIC);
+    /* lane c: inv = d1 != 0 ? 1/d1 : 0; [lo, hi] = the span of d1*qlo and d1*qhi */
+    kq_v8 vd1, vacc = KQ_V8_SET1(0.0f);
+    const kq_v8 zero = KQ_V8_SET1(0.0f), one = KQ_V8_SET1(1.0f), magic = KQ_V8_SET1(KQ_MAGIC);
     KQ_V8_LOAD(vd1, d1);
-    KQ_V8_LOAD(vinv, inv);
-    KQ_V8_LOAD(vlo, lo);
-    KQ_V8_LOAD(vhi, hi);
-    KQ_V8_LOAD(vacc, acc);
+    const kq_v8i nz = vd1 != zero;
+    const kq_v8 vinv = KQ_V8_SEL(nz, one / KQ_V8_SEL(nz, vd1, one), zero);
+    const kq_v8 a = vd1 * KQ_V8_SET1((float)f->qlo), b = vd1 * KQ_V8_SET1((float)f->qhi);
+    const kq_v8i altb = a < b;
+    const kq_v8 vlo = KQ_V8_SEL(altb, a, b), vhi = KQ_V8_SEL(altb, b, a);
+    /* lane c: v = clamp(x, lo, hi); r = d1 * kq_rint(v * inv) - x; acc += w*r*r */
     for (int i = 0; i < KQ_SYM_LEN; i++) {
         const kq_v8 xi = KQ_V8_SET1(x[i]), wi = KQ_V8_SET1(w[i]);
         kq_v8 v = KQ_V8_SEL(xi > vlo, xi, vlo);
