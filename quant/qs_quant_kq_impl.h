@@ -187,22 +187,39 @@ typedef struct kq_affine_q {
     double err; /* weighted squared error in the scaled domain */
 } kq_affine_q;
 
-/* Weighted squared error of a sub-block reconstructed as d1*q - m1, q = round((x+m1)/d1)
- * clamped to 0..qmax (q = 0 throughout when d1 is 0), exactly as dequantization computes it. */
-static float kq_affine_err(const float *x, const float *w, int len, float qmax, float d1,
-                           float m1) {
+/* For one scale step d1 and the integer mins mlo..mhi (min value dmin*mi): the weighted
+ * squared error of a sub-block reconstructed as d1*q - m1, q = round((x+m1)/d1) clamped to
+ * 0..qmax (q = 0 throughout when d1 is 0), exactly as dequantization computes it. Each error
+ * is summed in KQ_LANES partial sums (element i into sum i % KQ_LANES, in order) combined by
+ * kq_lane_sum's tree. The smallest error below *best updates *best and *bm (first one on
+ * ties); returns whether any did. */
+static bool kq_affine_errs(const float *x, const float *w, int len, float qmax, float d1,
+                           float dmin, int mlo, int mhi, float *best, int *bm) {
     const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
-    float acc[KQ_LANES] = {0};
-    for (int i = 0; i < len; i += KQ_LANES) {
-        for (int k = 0; k < KQ_LANES; k++) {
-            float v = (x[i + k] + m1) * inv;
-            v = v > 0.0f ? v : 0.0f;
-            v = v < qmax ? v : qmax;
-            const float r = d1 * kq_rint(v) - m1 - x[i + k];
-            acc[k] += w[i + k] * r * r;
+    const kq_v8 vinv = KQ_V8_SET1(inv), vd1 = KQ_V8_SET1(d1), zero = KQ_V8_SET1(0.0f),
+                vtop = KQ_V8_SET1(qmax), magic = KQ_V8_SET1(KQ_MAGIC);
+    bool found = false;
+    for (int mi = mlo; mi <= mhi; mi++) {
+        const kq_v8 m1 = KQ_V8_SET1(dmin * (float)mi);
+        kq_v8 acc = zero;
+        for (int i = 0; i < len; i += KQ_LANES) {
+            kq_v8 xv, wv;
+            KQ_V8_LOAD(xv, x + i);
+            KQ_V8_LOAD(wv, w + i);
+            kq_v8 v = (xv + m1) * vinv;
+            v = KQ_V8_SEL(v > zero, v, zero);
+            v = KQ_V8_SEL(v < vtop, v, vtop);
+            const kq_v8 r = vd1 * ((v + magic) - magic) - m1 - xv;
+            acc += wv * r * r;
+        }
+        const float err = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        if (err < *best) {
+            *best = err;
+            *bm = mi;
+            found = true;
         }
     }
-    return kq_lane_sum(acc);
+    return found;
 }
 
 /* Quants of a sub-block for d1, m1 (computed in a local array: stores through uint8_t may
@@ -331,14 +348,7 @@ static float kq_affine_search(const kq_affine_fmt *f, const float *x, const floa
             mlo = kq_qint(floorf(c - half), 0.0f, (float)mtop);
             mhi = kq_qint(ceilf(c + half), 0.0f, (float)mtop);
         }
-        for (int mi = mlo; mi <= mhi; mi++) {
-            const float err = kq_affine_err(x, w, f->len, qmax, d1, dmin * (float)mi);
-            if (err < best) {
-                best = err;
-                bs = sc;
-                bm = mi;
-            }
-        }
+        if (kq_affine_errs(x, w, f->len, qmax, d1, dmin, mlo, mhi, &best, &bm)) bs = sc;
     }
     *sc_out = (uint8_t)bs;
     *mn_out = (uint8_t)bm;
