@@ -70,6 +70,8 @@ static inline float kq_lane_sum(const float *acc) {
  * (no FP contraction, selects not min/max instructions with other NaN rules), and the types
  * lower to whatever registers the level has (two SSE halves, one AVX register). Macros, not
  * functions: 32-byte vector arguments would change the ABI of the baseline build. */
+#if defined(__AVX__)
+#define KQ_VEC 1
 typedef float kq_v8 __attribute__((vector_size(32)));
 typedef int32_t kq_v8i __attribute__((vector_size(32)));
 #define KQ_V8_SET1(v) ((kq_v8){(v), (v), (v), (v), (v), (v), (v), (v)})
@@ -78,6 +80,11 @@ typedef int32_t kq_v8i __attribute__((vector_size(32)));
 #define KQ_V8_LOAD(dst, p) memcpy(&(dst), (p), sizeof(kq_v8))
 #define KQ_V8_STORE(p, v) memcpy((p), &(v), sizeof(kq_v8))
 #define KQ_MAGIC 12582912.0f /* kq_rint's constant */
+#else
+/* Without AVX the 32-byte vectors would be split through memory: the same loops in plain C,
+ * which the compiler keeps per lane on SSE. */
+#define KQ_VEC 0
+#endif
 
 /* Rounds of "refit the fp16 factors, re-pick the integers" after the first pick. */
 #define KQ_REFITS 3
@@ -196,10 +203,13 @@ typedef struct kq_affine_q {
 static bool kq_affine_errs(const float *x, const float *w, int len, float qmax, float d1,
                            float dmin, int mlo, int mhi, float *best, int *bm) {
     const float inv = d1 != 0.0f ? 1.0f / d1 : 0.0f;
+#if KQ_VEC
     const kq_v8 vinv = KQ_V8_SET1(inv), vd1 = KQ_V8_SET1(d1), zero = KQ_V8_SET1(0.0f),
                 vtop = KQ_V8_SET1(qmax), magic = KQ_V8_SET1(KQ_MAGIC);
+#endif
     bool found = false;
     for (int mi = mlo; mi <= mhi; mi++) {
+#if KQ_VEC
         const kq_v8 m1 = KQ_V8_SET1(dmin * (float)mi);
         kq_v8 acc = zero;
         for (int i = 0; i < len; i += KQ_LANES) {
@@ -213,6 +223,20 @@ static bool kq_affine_errs(const float *x, const float *w, int len, float qmax, 
             acc += wv * r * r;
         }
         const float err = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+#else
+        const float m1 = dmin * (float)mi;
+        float acc[KQ_LANES] = {0};
+        for (int i = 0; i < len; i += KQ_LANES) {
+            for (int k = 0; k < KQ_LANES; k++) {
+                float v = (x[i + k] + m1) * inv;
+                v = v > 0.0f ? v : 0.0f;
+                v = v < qmax ? v : qmax;
+                const float r = d1 * kq_rint(v) - m1 - x[i + k];
+                acc[k] += w[i + k] * r * r;
+            }
+        }
+        const float err = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+#endif
         if (err < *best) {
             *best = err;
             *bm = mi;
@@ -267,6 +291,7 @@ static void kq_affine_ideal(const kq_affine_fmt *f, const float *x, const float 
         xhi[c] = lo + qmax / inv[c];
         a_l[c] = a_ll[c] = a_xl[c] = 0.0f;
     }
+#if KQ_VEC
     {
         /* lane c: v = min(x, xhi); l = kq_rint((v - lo) * inv); sums of w*l, w*l*l, w*l*x */
         kq_v8 vinv, vxhi, sl, sll, sxl;
@@ -288,6 +313,18 @@ static void kq_affine_ideal(const kq_affine_fmt *f, const float *x, const float 
         KQ_V8_STORE(a_ll, sll);
         KQ_V8_STORE(a_xl, sxl);
     }
+#else
+    for (int i = 0; i < len; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            const float v = xi < xhi[c] ? xi : xhi[c];
+            const float l = kq_rint((v - lo) * inv[c]), wl = wi * l;
+            a_l[c] += wl;
+            a_ll[c] += wl * l;
+            a_xl[c] += wl * xi;
+        }
+    }
+#endif
     /* every lane's fit first (branch-free, divisions side by side), then the pick */
     float fs[KQ_LANES], fb[KQ_LANES], fe[KQ_LANES];
     int ok[KQ_LANES];
@@ -484,6 +521,7 @@ typedef struct kq_sym_q {
  * candidates in the vector lanes. */
 static void kq_sym_fit_sums(const float *x, const float *w, const float *inv, const float *lo,
                             const float *hi, float *a_xl, float *a_ll) {
+#if KQ_VEC
     /* lane c: v = clamp(x, lo, hi); q = kq_rint(v * inv); a_xl += w*q*x; a_ll += w*q*q */
     kq_v8 vinv, vlo, vhi, sxl = KQ_V8_SET1(0.0f), sll = KQ_V8_SET1(0.0f);
     const kq_v8 magic = KQ_V8_SET1(KQ_MAGIC);
@@ -500,6 +538,22 @@ static void kq_sym_fit_sums(const float *x, const float *w, const float *inv, co
     }
     KQ_V8_STORE(a_xl, sxl);
     KQ_V8_STORE(a_ll, sll);
+#else
+    float sxl[KQ_LANES], sll[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) sxl[c] = sll[c] = 0.0f;
+    for (int i = 0; i < KQ_SYM_LEN; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            float v = xi > lo[c] ? xi : lo[c];
+            v = v < hi[c] ? v : hi[c];
+            const float q = kq_rint(v * inv[c]), wq = wi * q;
+            sxl[c] += wq * xi;
+            sll[c] += wq * q;
+        }
+    }
+    memcpy(a_xl, sxl, sizeof sxl);
+    memcpy(a_ll, sll, sizeof sll);
+#endif
 }
 
 /* Ideal real scale of one sub-block of 16 (y = s*q): candidates put the value of largest
@@ -553,6 +607,7 @@ static float kq_sym_ideal(const kq_sym_fmt *f, const float *x, const float *w) {
  * loop into branches, which would stop it vectorizing. */
 static void kq_sym_errs(const kq_sym_fmt *f, const float *x, const float *w, const float *d1,
                         float *err) {
+#if KQ_VEC
     /* lane c: inv = d1 != 0 ? 1/d1 : 0; [lo, hi] = the span of d1*qlo and d1*qhi */
     kq_v8 vd1, vacc = KQ_V8_SET1(0.0f);
     const kq_v8 zero = KQ_V8_SET1(0.0f), one = KQ_V8_SET1(1.0f), magic = KQ_V8_SET1(KQ_MAGIC);
@@ -571,6 +626,26 @@ static void kq_sym_errs(const kq_sym_fmt *f, const float *x, const float *w, con
         vacc += wi * r * r;
     }
     KQ_V8_STORE(err, vacc);
+#else
+    float inv[KQ_LANES], lo[KQ_LANES], hi[KQ_LANES], acc[KQ_LANES];
+    for (int c = 0; c < KQ_LANES; c++) {
+        inv[c] = d1[c] != 0.0f ? 1.0f / d1[c] : 0.0f;
+        const float a = d1[c] * (float)f->qlo, b = d1[c] * (float)f->qhi;
+        lo[c] = a < b ? a : b;
+        hi[c] = a < b ? b : a;
+        acc[c] = 0.0f;
+    }
+    for (int i = 0; i < KQ_SYM_LEN; i++) {
+        const float xi = x[i], wi = w[i];
+        for (int c = 0; c < KQ_LANES; c++) {
+            float v = xi > lo[c] ? xi : lo[c];
+            v = v < hi[c] ? v : hi[c];
+            const float r = d1[c] * kq_rint(v * inv[c]) - xi;
+            acc[c] += wi * r * r;
+        }
+    }
+    memcpy(err, acc, sizeof acc);
+#endif
 }
 
 /* Quants round(x / d1) clamped to [qlo, qhi] of one sub-block of 16 (all 0 when d1 is 0).
