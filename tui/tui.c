@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "tui_quality.h"
 #include "tui_ui.h"
 
 #ifndef QS_THEMES_DIR
@@ -418,6 +419,7 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
     /* stop the workers, then let the ended jobs' done calls free what they own */
     tui_jobs_shutdown(&ui->jobs);
     tui_events_drain(&ui->ev, ui);
+    tui_quality_free(ui);
     tui_events_destroy(&ui->ev);
     tui_app_close(&ui->app);
     free(ui);
