@@ -138,8 +138,10 @@ static void flush(tui_job *j, cell_batch **b) {
 
 static int run_table(tui_job *j, void *arg, qs_error *err) {
     table_job *x = arg;
-    uint64_t total = 0, done = 0;
-    for (int k = 0; k < x->l.n; k++) total += (uint64_t)qs_errv_cell_values(x->m, x->l.w[k].tensor, (qs_metrics_mode)x->l.w[k].mode);
+    /* progress is per phase (sampled, then exact): values measured of the phase's values */
+    uint64_t totals[2] = {0, 0}, total = 0, done = 0;
+    for (int k = 0; k < x->l.n; k++)
+        totals[x->l.w[k].mode] += (uint64_t)qs_errv_cell_values(x->m, x->l.w[k].tensor, (qs_metrics_mode)x->l.w[k].mode);
     cell_batch *b = calloc(1, sizeof *b);
     if (!b) {
         qs_error_set(err, "out of memory");
@@ -151,6 +153,9 @@ static int run_table(tui_job *j, void *arg, qs_error *err) {
         const qs_errv_work *w = &x->l.w[k];
         if (w->mode != mode) {
             mode = w->mode;
+            total = totals[mode];
+            done = 0;
+            tui_job_progress(j, 0, total);
             tui_job_set_label(j, mode == QS_METRICS_EXACT ? "errors: exact" : "errors: sampled");
         }
         const qs_model_tensor *mt = &x->m->tensors[w->tensor];
@@ -208,9 +213,10 @@ static int table_worklist(const tui_quality *q, qs_errv_worklist *l) {
     if (qs_errv_worklist_init(l, &q->tab) != QS_OK) return QS_ENOMEM;
     int rc = QS_OK;
     int modes[2] = {QS_METRICS_SAMPLED, QS_METRICS_EXACT};
-    for (int mi = 0; mi < (q->stopped ? 1 : 2) && rc == QS_OK; mi++) {
+    for (int mi = 0; mi < 2 && rc == QS_OK; mi++) {
         qs_metrics_mode m = (qs_metrics_mode)modes[mi];
-        if (q->have_plan) rc = qs_errv_need_types(&q->tab, q->plan_types, m, l);
+        if (q->have_plan && (!q->stopped || m == QS_METRICS_SAMPLED)) rc = qs_errv_need_types(&q->tab, q->plan_types, m, l);
+        if (q->stopped) continue; /* stopped: only the current plan's sampled figures */
         for (int p = 1; p < QS_PRESET_COUNT && rc == QS_OK; p++) {
             const int *ty = qs_errv_preset_types(&q->tab, (qs_preset)p);
             if (ty) rc = qs_errv_need_types(&q->tab, ty, m, l);

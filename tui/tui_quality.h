@@ -7,7 +7,7 @@
  *
  * - The table job (key TUI_JOB_KEY_ERROR_TABLE) measures cells in this order: the current plan's
  *   types, then the presets', then every budget-planner candidate — all SAMPLED — and then the
- *   same again EXACT. Results are posted in batches (about every 100 ms) and land in the table on
+ *   same again EXACT (progress is per phase). Results are posted in batches (about every 100 ms) and land in the table on
  *   the UI thread; the figures derived from it (plan point, block bars, preset points, frontier,
  *   "what more bytes would buy") are recomputed from the table after each batch (the frontier at
  *   most once a second while the job runs). When the plan changes and its cells are not measured
@@ -17,8 +17,8 @@
  *   larger), then SAMPLED metrics, then EXACT ones, each posted as it lands in the cache (and in
  *   the table, since its sums are the same cell). Selecting another tensor or type supersedes it;
  *   coming back to a pair already measured is a cache hit and starts nothing.
- * - "Stop" (Esc) cancels both jobs and suspends EXACT work until "refine" (R); SAMPLED work still
- *   runs for new selections.
+ * - "Stop" (Esc) cancels both jobs; until "refine" (R) only SAMPLED figures of the current plan
+ *   and of the selected tensor are measured (quick), nothing EXACT and nothing for the trade-off.
  *
  * UI thread only (the jobs talk to it through tui_events). Owned by tui/. */
 #ifndef TUI_QUALITY_H

@@ -188,7 +188,6 @@ void tui_errors_draw(tui_ui *ui, int y, int h) {
         if (range > 0) mm[k] = qs_errv_cache_best(&q->cache, t, types[k], range, &ex[k]);
         if (mm[k]) {
             state_text(st, sizeof st, mm[k], ex[k]);
-            if (!ex[k] && q->tensor_busy) strncat(st, ", refining", sizeof st - strlen(st) - 1);
             metrics_row(line, sizeof line, label, mm[k], st);
             tui_text(s, yy, x, dw, ex[k] ? TUI_C_TEXT : TUI_C_WARN, line, true);
         } else {
