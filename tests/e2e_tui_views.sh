@@ -183,6 +183,14 @@ tm resize-window -t main -x 20 -y 6
 expect_screen main 'enlarge the terminal' "20x6 again"
 tm resize-window -t main -x 100 -y 30
 expect_screen main 'rel RMSE per block' "errors view back at 100x30"
+# + in the Errors view: the selected tensor one type up, the figures follow
+keys main +
+expect_screen main 'blk\.0\.attn_q\.weight: [A-Z0-9_]+ -> [A-Z0-9_]+' "+ raises the selected tensor's type"
+newtype=$(grep -Eo 'blk\.0\.attn_q\.weight: [A-Z0-9_]+ -> [A-Z0-9_]+' "$T/screen" | awk '{print $NF}')
+expect_screen main "$newtype \\(plan\\) .* exact" "the new type's figures"
+got=$(metrics "$newtype (plan)")
+want=$(cli blk.0.attn_q.weight "$newtype")
+if [ -n "$want" ] && [ "$got" = "$want" ]; then ok; else bad "$newtype figures '$got', quantscope errors says '$want'"; fi
 keys main '?' NPage NPage
 expect_screen main 'compare with the next type with fewer bits' "help lists the errors keys from the table"
 expect_screen main 'make the selected point the plan' "help lists the trade-off keys"

@@ -185,6 +185,26 @@ static void test_errors_view_selection_and_cache(void **state) {
     assert_int_equal(q->want.type, QS_TYPE_F16); /* Q8_0 fell back */
     assert_true(q->want.cmp == QS_TYPE_BF16 || q->want.cmp == QS_TYPE_F32);
     assert_string_equal(q->tensor_err, "");
+    /* - : no type with fewer bits than F16 holds rows of 172; + : F32 */
+    assert_int_equal(tui_quality_step_type(UI, -1), QS_ERR);
+    assert_int_equal(tui_quality_step_type(UI, +1), QS_OK);
+    assert_int_equal(a->res.choice[down].type, QS_TYPE_F32);
+
+    /* - on blk.2.attn_q.weight: Q8_0 -> Q5_1 (Q6_K and Q5_K cannot hold rows of 64); the plan
+     * point shrinks by the tensor's bytes: 64 rows of 2 blocks, 34 -> 24 bytes each */
+    UI->list[TUI_VIEW_LAYERS].selected = row_of_group(2);
+    q->layers_seen = -1;
+    settle(true);
+    assert_int_equal(q->want.tensor, t);
+    uint64_t before = q->plan_pt.bytes;
+    assert_int_equal(tui_quality_step_type(UI, -1), QS_OK);
+    assert_int_equal(a->res.choice[t].type, QS_TYPE_Q5_1);
+    assert_int_equal(a->res.choice[t].reason, QS_REASON_TENSOR);
+    settle(true);
+    assert_int_equal(q->want.type, QS_TYPE_Q5_1);
+    assert_int_equal(before - q->plan_pt.bytes, 64 * 2 * (34 - 24));
+    assert_int_equal(q->plan_pt.bytes, a->planned_bytes);
+    assert_true(q->plan_pt.exact);
 }
 
 static void test_apply_points(void **state) {

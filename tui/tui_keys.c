@@ -42,6 +42,9 @@ static const tui_keydef table[] = {
     {'d', M, TUI_ACT_DEVICE_NEXT, "d/D", "Device", "next device"},
     {'D', M, TUI_ACT_DEVICE_PREV, NULL, NULL, "previous device"},
     /* errors */
+    {'+', E, TUI_ACT_RAISE, "+/-", "Type", "more bits for the selected tensor (a per-tensor override)"},
+    {'=', E, TUI_ACT_RAISE, NULL, NULL, "more bits (same as +)"},
+    {'-', E, TUI_ACT_LOWER, NULL, NULL, "fewer bits for the selected tensor"},
     {'[', E, TUI_ACT_CMP_LOWER, "[/]", "Compare", "compare with the next type with fewer bits"},
     {']', E, TUI_ACT_CMP_HIGHER, NULL, NULL, "compare with the next type with more bits"},
     {'x', E, TUI_ACT_CMP_TOGGLE, "x", "Cmp on/off", "comparison with a second type on / off"},

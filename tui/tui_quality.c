@@ -706,3 +706,32 @@ int tui_quality_points(const tui_quality *q, tui_qpoint *out, int max) {
     qsort(out, (size_t)n, sizeof *out, cmp_points);
     return n;
 }
+
+/* ---- editing the selected tensor's type ---------------------------------------------------- */
+
+int tui_quality_step_type(tui_ui *ui, int dir) {
+    tui_quality *q = tui_quality_get(ui);
+    int t = q ? tui_quality_selected(ui) : -1;
+    if (t < 0) return QS_ERR;
+    tui_app *a = &ui->app;
+    const qs_type *lad;
+    int n = qs_type_ladder(&lad);
+    int cur = tui_quality_planned_type(a, t), next = -1;
+    for (int p = ladder_pos(cur) + dir; p >= 0 && p < n && next < 0; p += dir)
+        if (type_fits(a, t, lad[p]) && (int)lad[p] != cur && (dir > 0 ? qs_type_bpw(lad[p]) > qs_type_bpw(cur)
+                                                                      : qs_type_bpw(lad[p]) < qs_type_bpw(cur)))
+            next = lad[p];
+    if (next < 0) {
+        status(ui, true, "%s: no type with %s bits than %s fits its rows", a->pt[t].name, dir > 0 ? "more" : "fewer",
+               qs_type_name(cur));
+        return QS_ERR;
+    }
+    qs_error e;
+    if (qs_plan_set_tensor(&a->plan, a->pt[t].name, (qs_type)next, &e) != QS_OK) {
+        status(ui, true, "%s: %s", a->pt[t].name, e.msg);
+        return QS_ERR;
+    }
+    tui_app_update(a);
+    status(ui, false, "%s: %s -> %s", a->pt[t].name, qs_type_name(cur), qs_type_name(tui_quality_planned_type(a, t)));
+    return QS_OK;
+}

@@ -99,6 +99,9 @@ int tui_quality_selected(tui_ui *ui);
 int tui_quality_compare_type(const tui_quality *q, const tui_app *a, int tensor);
 /* Moves the compare choice one ladder rung (dir -1 fewer bits, +1 more) for the selected tensor. */
 void tui_quality_step_compare(tui_ui *ui, int dir);
+/* Moves the selected tensor's planned type one step along the ladder (dir +1 more bits, -1
+ * fewer), skipping types its rows cannot hold, with a per-tensor override. QS_OK if changed. */
+int tui_quality_step_type(tui_ui *ui, int dir);
 /* Stops refining (cancels the jobs) / resumes it. */
 void tui_quality_stop(tui_ui *ui);
 void tui_quality_refine(tui_ui *ui);

@@ -270,6 +270,8 @@ bool tui_errors_action(tui_ui *ui, tui_action act) {
         }
         return true;
     }
+    case TUI_ACT_RAISE: tui_quality_step_type(ui, +1); return true;
+    case TUI_ACT_LOWER: tui_quality_step_type(ui, -1); return true;
     case TUI_ACT_STOP_JOBS: tui_quality_stop(ui); return true;
     case TUI_ACT_REFINE: tui_quality_refine(ui); return true;
     default: return false;
