@@ -15,6 +15,8 @@ const char *tui_view_name(tui_view v) {
 #define G TUI_VIEW_GLOBAL
 #define L TUI_VIEW_LAYERS
 #define M TUI_VIEW_MEMORY
+#define E TUI_VIEW_ERRORS
+#define T TUI_VIEW_TRADEOFF
 
 static const tui_keydef table[] = {
     /* layers */
@@ -39,6 +41,24 @@ static const tui_keydef table[] = {
     {'G', M, TUI_ACT_GPU_MORE, NULL, NULL, "one GPU layer more"},
     {'d', M, TUI_ACT_DEVICE_NEXT, "d/D", "Device", "next device"},
     {'D', M, TUI_ACT_DEVICE_PREV, NULL, NULL, "previous device"},
+    /* errors */
+    {'+', E, TUI_ACT_RAISE, "+/-", "Type", "more bits for the selected tensor (a per-tensor override)"},
+    {'=', E, TUI_ACT_RAISE, NULL, NULL, "more bits (same as +)"},
+    {'-', E, TUI_ACT_LOWER, NULL, NULL, "fewer bits for the selected tensor"},
+    {'[', E, TUI_ACT_CMP_LOWER, "[/]", "Compare", "compare with the next type with fewer bits"},
+    {']', E, TUI_ACT_CMP_HIGHER, NULL, NULL, "compare with the next type with more bits"},
+    {'x', E, TUI_ACT_CMP_TOGGLE, "x", "Cmp on/off", "comparison with a second type on / off"},
+    {TUI_KEY_ESC, E, TUI_ACT_STOP_JOBS, "Esc", "Stop", "stop refining errors in the background"},
+    {'R', E, TUI_ACT_REFINE, "R", "Refine", "refine errors (exact, every row) again"},
+    /* trade-off */
+    {'\n', T, TUI_ACT_APPLY, "Enter", "Use", "make the selected point the plan"},
+    {'\r', T, TUI_ACT_APPLY, NULL, NULL, "make the selected point the plan"},
+    {KEY_ENTER, T, TUI_ACT_APPLY, NULL, NULL, "make the selected point the plan"},
+    {'b', T, TUI_ACT_AXIS_TOGGLE, "b", "MiB/bpw", "size axis in MiB or in bits per weight"},
+    {'[', T, TUI_ACT_CMP_LOWER, "[/]", "Step", "halve / double the memory step of \"what more would buy\""},
+    {']', T, TUI_ACT_CMP_HIGHER, NULL, NULL, "double the memory step"},
+    {TUI_KEY_ESC, T, TUI_ACT_STOP_JOBS, "Esc", "Stop", "stop refining errors in the background"},
+    {'R', T, TUI_ACT_REFINE, "R", "Refine", "refine errors (exact, every row) again"},
     /* everywhere */
     {KEY_UP, G, TUI_ACT_UP, NULL, NULL, "move up"},
     {'k', G, TUI_ACT_UP, NULL, NULL, "move up"},

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tui_quality.h"
 #include "tui_ui.h"
 
 typedef struct line {
@@ -290,12 +291,8 @@ void tui_view_draw(tui_ui *ui, int y, int h) {
     }
     case TUI_VIEW_LAYERS: draw_layers(ui, y, h); break;
     case TUI_VIEW_MEMORY: draw_memory(ui, y, h); break;
-    case TUI_VIEW_ERRORS:
-        draw_placeholder(ui, y, h, "Error histograms per tensor and per block (computed in the background) come later.");
-        break;
-    case TUI_VIEW_TRADEOFF:
-        draw_placeholder(ui, y, h, "The size / error plot of presets and budget plans comes later.");
-        break;
+    case TUI_VIEW_ERRORS: tui_errors_draw(ui, y, h); break;
+    case TUI_VIEW_TRADEOFF: tui_tradeoff_draw(ui, y, h); break;
     case TUI_VIEW_CHAT:
         draw_placeholder(ui, y, h, "Chat with the planned model through quantscope's engine comes later.");
         break;
@@ -306,6 +303,8 @@ void tui_view_draw(tui_ui *ui, int y, int h) {
 int tui_view_rows(tui_ui *ui) { return ui->list[ui->view].n; }
 
 bool tui_view_action(tui_ui *ui, tui_action act) {
+    if (ui->view == TUI_VIEW_ERRORS) return tui_errors_action(ui, act);
+    if (ui->view == TUI_VIEW_TRADEOFF) return tui_tradeoff_action(ui, act);
     tui_app *a = &ui->app;
     int sel = ui->list[TUI_VIEW_LAYERS].selected;
     if (ui->view == TUI_VIEW_LAYERS) {
