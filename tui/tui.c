@@ -55,9 +55,18 @@ static void draw_help(tui_ui *ui) {
     static char lines[128][160];
     static tui_elem le[128];
     int k = 0;
-    int n_passes = 1 + TUI_VIEW_COUNT + (TUI_VIEW_OVERLAY_END - TUI_VIEW_PICKER);
+    /* the current screen's keys first, then the other views', the overlays', and last the keys
+     * that work everywhere (the bottom bar shows most of those) */
+    int order[1 + TUI_VIEW_COUNT + (TUI_VIEW_OVERLAY_END - TUI_VIEW_PICKER)], n_passes = 0;
+    int cur = tui_picker_active(ui) ? TUI_VIEW_PICKER : (int)ui->view;
+    order[n_passes++] = cur;
+    for (int v = 0; v < TUI_VIEW_COUNT; v++)
+        if (v != cur) order[n_passes++] = v;
+    for (int v = TUI_VIEW_PICKER; v < TUI_VIEW_OVERLAY_END; v++)
+        if (v != cur) order[n_passes++] = v;
+    order[n_passes++] = TUI_VIEW_GLOBAL;
     for (int pass = 0; pass < n_passes && k < 128; pass++) {
-        int view = pass == 0 ? TUI_VIEW_GLOBAL : pass <= TUI_VIEW_COUNT ? pass - 1 : TUI_VIEW_PICKER + pass - 1 - TUI_VIEW_COUNT;
+        int view = order[pass];
         bool any = false;
         for (int i = 0; i < n && k < 127; i++) {
             if (t[i].view != view) continue;

@@ -241,8 +241,11 @@ static void draw_editor(tui_ui *ui) {
     } else {
         tui_text(s, y++, x, iw, TUI_C_DIM, pl->pat.len && pv->valid ? pv->err.msg : "", true);
     }
-    int nw = iw - 30;
-    if (nw < 16) nw = 16;
+    /* the name column as wide as the longest name, leaving room for the types and a note */
+    int nw = 16;
+    for (int i = 0; i < a->pm.n_tensors; i++)
+        if ((int)strlen(a->pt[i].name) + 1 > nw) nw = (int)strlen(a->pt[i].name) + 1;
+    if (nw > iw - 50) nw = iw - 50 > 16 ? iw - 50 : 16;
     tui_textf(s, y++, x, iw, TUI_C_TITLE, true, "%-*s %-10s    %s", nw, "matching tensors", "now", "with the rule");
     int mh = y0 + h - 1 - y;
     if (mh < 1) return;
