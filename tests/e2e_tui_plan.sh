@@ -119,7 +119,7 @@ sys.exit(0 if caret == pat + 7 else 1)
 PY
 then ok; else bad "the caret is not under offset 7 of the pattern"; fi
 text main '|down)'
-expect_screen main 'matches 10 of 48 tensors \(10 quantizable\); this rule decides 10' "the fixed rule matches 10"
+expect_screen main 'matches 10 of 48 tensors \(10 quantizable\), decides 10, 10 change type' "the fixed rule matches 10"
 keys main Down Down Down
 expect_screen main 'type +< Q8_0 >' "Down steps the type down the ladder"
 # ffn_up: 172 rows of 64 from 256 to 2 x 34 bytes (Q8_0); ffn_down: 64 rows of 172 from 688 to 344

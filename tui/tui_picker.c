@@ -15,6 +15,7 @@ struct tui_picker {
     pthread_t th;
     bool scanning;         /* a scan thread runs (UI thread's view) */
     atomic_int cancel;
+    atomic_int post_failed; /* the done message could not be queued: the next frame takes it */
     qs_scan_list found;    /* written by the worker while scanning, then read by the UI */
     int rc;
     qs_error err;
@@ -44,12 +45,16 @@ static void *scan_worker(void *arg) {
     struct tui_picker *p = arg;
     qs_scan_opts o = {.here = ".", .with_demo = true, .cancel = &p->cancel};
     p->rc = qs_model_scan(&p->found, &o, &p->err);
-    if (tui_events_post(p->ev, scan_done, p) != QS_OK) tui_events_wake(p->ev);
+    if (tui_events_post(p->ev, scan_done, p) != QS_OK) {
+        atomic_store(&p->post_failed, 1);
+        tui_events_wake(p->ev);
+    }
     return NULL;
 }
 
 static int start_scan(struct tui_picker *p, qs_error *err) {
     atomic_store(&p->cancel, 0);
+    atomic_store(&p->post_failed, 0);
     memset(&p->found, 0, sizeof p->found);
     int e = pthread_create(&p->th, NULL, scan_worker, p);
     if (e != 0) return qs_error_set(err, "cannot start the model scan: %s", strerror(e));
@@ -63,6 +68,7 @@ int tui_picker_open(tui_ui *ui, const char *plan_path, qs_error *err) {
     snprintf(p->plan_path, sizeof p->plan_path, "%s", plan_path ? plan_path : "");
     p->ev = &ui->ev;
     atomic_init(&p->cancel, 0);
+    atomic_init(&p->post_failed, 0);
     if (start_scan(p, err) != QS_OK) {
         free(p);
         return QS_ERR;
@@ -88,8 +94,22 @@ void tui_picker_close(tui_ui *ui) {
 
 /* ---- drawing ------------------------------------------------------------------------------- */
 
+/* a name in w columns: long ones lose their start, where HF and path names repeat themselves */
+static const char *fit_name(const tui_ui *ui, const char *name, int w, char *buf, size_t n) {
+    int cols = 0;
+    for (const char *p = name; *p; p++) cols += ((unsigned char)*p & 0xC0) != 0x80;
+    if (cols <= w || w < 4) return name;
+    const char *p = name;
+    for (int drop = cols - (w - 1); drop > 0 && *p; drop--) /* skip characters, keep w - 1 */
+        for (p++; ((unsigned char)*p & 0xC0) == 0x80; p++) {
+        }
+    snprintf(buf, n, "%s%s", ui->scr.utf8 ? "\u2026" : "~", p);
+    return buf;
+}
+
 void tui_picker_draw(tui_ui *ui) {
     struct tui_picker *p = ui->picker;
+    if (p->scanning && atomic_load(&p->post_failed)) scan_done(ui, p);
     const tui_screen *s = &ui->scr;
     int w = ui->cols;
     tui_text(s, 0, 0, w, TUI_C_HEADER, " quantscope  choose a model (Enter opens it)", true);
@@ -114,16 +134,22 @@ void tui_picker_draw(tui_ui *ui) {
         }
         const qs_scan_entry *e = &p->list.v[i];
         bool sel = i == p->pos.selected;
+        char nb[300], cell[600];
+        const char *name = fit_name(ui, e->name, name_w, nb, sizeof nb);
+        /* pad by columns, not bytes (names may hold UTF-8) */
+        int cols = 0;
+        for (const char *q = name; *q; q++) cols += ((unsigned char)*q & 0xC0) != 0x80;
+        snprintf(cell, sizeof cell, "%s%*s", name, name_w - cols > 0 ? name_w - cols : 0, "");
         if (!e->ok) {
-            tui_textf(s, y, 0, w, sel ? TUI_C_SELECTION : TUI_C_DIM, true, "%-*.*s %-9s not usable: %s", name_w, name_w,
-                      e->name, qs_scan_source_name(e->source), e->reason);
+            tui_textf(s, y, 0, w, sel ? TUI_C_SELECTION : TUI_C_DIM, true, "%s %-9s not usable: %s", cell,
+                      qs_scan_source_name(e->source), e->reason);
             continue;
         }
         char sz[32], np[32];
         tui_fmt_bytes(e->size, sz, sizeof sz);
         tui_fmt_count(e->n_params, np, sizeof np);
         tui_textf(s, y, 0, w, sel ? TUI_C_SELECTION : e->source == QS_SCAN_DEMO ? TUI_C_CHANGED : TUI_C_TEXT, true,
-                  "%-*.*s %-9s %-10.10s %-12.12s %10s %8s", name_w, name_w, e->name, qs_scan_source_name(e->source),
+                  "%s %-9s %-10.10s %-12.12s %10s %8s", cell, qs_scan_source_name(e->source),
                   e->arch[0] ? e->arch : "?", e->type, sz, np);
     }
     int sy = ui->rows - 2;

@@ -236,7 +236,7 @@ static void draw_editor(tui_ui *ui) {
         char d[48];
         tui_fmt_delta(pv->plan.bytes_delta, d, sizeof d);
         tui_textf(s, y++, x, iw, pv->n_matched ? TUI_C_OK : TUI_C_WARN, true,
-                  "matches %d of %d tensors (%d quantizable); this rule decides %d; %d change type; weights %s",
+                  "matches %d of %d tensors (%d quantizable), decides %d, %d change type, weights %s",
                   pv->n_matched, n, pv->n_quantizable, pv->n_decided, pv->plan.n_changed, d);
     } else {
         tui_text(s, y++, x, iw, TUI_C_DIM, pl->pat.len && pv->valid ? pv->err.msg : "", true);
