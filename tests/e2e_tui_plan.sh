@@ -119,14 +119,14 @@ sys.exit(0 if caret == pat + 7 else 1)
 PY
 then ok; else bad "the caret is not under offset 7 of the pattern"; fi
 text main '|down)'
-expect_screen main 'matches 10 of 48 tensors \(10 quantizable\), decides 10, 10 change type' "the fixed rule matches 10"
+expect_screen main 'matches 10 of 48 tensors \(10 quantizable\), decides 10, 0 change type' "the fixed rule matches 10"
 keys main Down Down Down
 expect_screen main 'type +< Q8_0 >' "Down steps the type down the ladder"
 # ffn_up: 172 rows of 64 from 256 to 2 x 34 bytes (Q8_0); ffn_down: 64 rows of 172 from 688 to 344
 # bytes (F16: a row of 172 holds no 32-value block); five blocks
 delta=$(( 5 * (172 * (68 - 256) + 64 * (344 - 688)) ))
 delta_fmt=$(python3 -c "print(f'{$delta:,}')")
-expect_screen main "weights ${delta_fmt} B" "the weights the rule saves"
+expect_screen main "decides 10, 10 change type, weights ${delta_fmt} B" "the weights the rule saves"
 expect_screen main 'blk\.0\.ffn_down\.weight +F32 +-> F16 +\(Q8_0 cannot hold a row of 172\)' "fallback shown"
 keys main Enter
 expect_screen main '│ +1 +ffn_\(up\|down\) +Q8_0 +10 +10 ' "the committed rule in the list, decides 10 of 10"

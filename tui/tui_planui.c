@@ -274,6 +274,11 @@ static void prompt_key(tui_ui *ui, int ch) {
     }
     if (act == TUI_ACT_COMPLETE) {
         if (pl->prompt == TUI_PROMPT_SEARCH) return;
+        if (pl->line.text[0] == '~') { /* complete from the real folder */
+            char full[TUI_LINE_MAX];
+            expand_home(pl->line.text, full, sizeof full);
+            tui_line_set(&pl->line, full);
+        }
         int n = tui_line_complete_path(&pl->line, pl->note, sizeof pl->note);
         if (n == 0) snprintf(pl->note, sizeof pl->note, "no file starts so");
         else if (n == 1) pl->note[0] = 0;
