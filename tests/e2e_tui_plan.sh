@@ -232,10 +232,12 @@ expect_screen demo 'parameters +3\.7 M' "the demo opens" 20
 [ -s "$XDG_CACHE_HOME/quantscope/demo-tiny-v1.gguf" ] && ok || bad "the demo was written to the cache"
 keys demo q
 exited demo || bad "quit the demo"
+[ -s "$T/demo.err" ] && bad "stderr not empty: $(head -c 300 "$T/demo.err")"
 start quit 100 30
 expect_screen quit 'choose a model' "picker again"
 keys quit q
 if exited quit && [ "$(cat "$T/quit.rc")" = 0 ]; then ok; else bad "q quits the picker"; fi
+[ -s "$T/quit.err" ] && bad "stderr not empty: $(head -c 300 "$T/quit.err")"
 
 echo "e2e_tui_plan: $pass passed, $fails failed"
 [ "$fails" -eq 0 ]
