@@ -27,6 +27,11 @@ int cmd_tensor(int argc, char **argv);
 int cmd_errors(int argc, char **argv);
 extern const char cmd_tokenize_usage[];
 int cmd_tokenize(int argc, char **argv);
+extern const char cmd_ppl_usage[], cmd_bench_usage[];
+int cmd_ppl(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+extern const char cmd_chat_usage[];
+int cmd_chat(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"info", "what a model is made of: hyper-parameters, types, tensor table", cmd_info_usage, cmd_info},
@@ -37,6 +42,9 @@ const cli_command cli_commands[] = {
     {"quantize", "export a GGUF quantized per a plan or preset", cmd_quantize_usage, cmd_quantize},
     {"synth", "write a random-weight model with a real model's shape", cmd_synth_usage, cmd_synth},
     {"tokenize", "text from stdin to token ids with the model's own tokenizer", cmd_tokenize_usage, cmd_tokenize},
+    {"ppl", "perplexity over a text; with --kld, a plan's divergence from the original", cmd_ppl_usage, cmd_ppl},
+    {"bench", "prompt and generation speed (tokens/s) of the model as planned", cmd_bench_usage, cmd_bench},
+    {"chat", "talk with the model, or complete a prompt, through quantscope's engine", cmd_chat_usage, cmd_chat},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -53,13 +61,20 @@ static void print_usage(FILE *f) {
                "Run 'quantscope COMMAND --help' for a command's options.\n");
 }
 
+static bool is_command(const char *name) {
+    for (const cli_command *c = cli_commands; c->name; c++)
+        if (!strcmp(c->name, name)) return true;
+    return false;
+}
+
 int cli_main(int argc, char **argv) {
     setlocale(LC_ALL, "");
     /* quantscope [MODEL.gguf] [--plan P] [--theme T]: the explorer on a terminal (no model: the
      * model picker, which lists the built-in demo model too); when stdin or stdout is not a
-     * terminal (pipes, scripts), the model's info instead (no model: the demo's). */
+     * terminal (pipes, scripts), the model's info instead (no model: the demo's). A command
+     * name wins over a file of that name (the source tree has a bench/ folder). */
     bool no_model = argc < 2 || !strcmp(argv[1], "--plan") || !strcmp(argv[1], "--theme");
-    if (no_model || (argv[1][0] != '-' && access(argv[1], F_OK) == 0)) {
+    if (no_model || (argv[1][0] != '-' && !is_command(argv[1]) && access(argv[1], F_OK) == 0)) {
         const char *model = no_model ? NULL : argv[1];
         const char *plan = NULL, *theme = NULL;
         for (int i = no_model ? 1 : 2; i < argc; i++) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chat_template.h"
 #include "cli.h"
 #include "cli_util.h"
 #include "model.h"
@@ -78,6 +79,7 @@ static json_t *info_json(const qs_model *m) {
     json_object_set_new(o, "eos_id", json_int_or_null(hp->eos_id, hp->eos_id >= 0));
     json_object_set_new(o, "n_merges", json_integer(hp->n_merges));
     json_object_set_new(o, "chat_template", json_boolean(hp->has_chat_template));
+    json_object_set_new(o, "chat_template_family", json_string(qs_chat_tmpl_name(qs_chat_tmpl_of_model(m->gguf))));
     json_object_set_new(o, "tied_embeddings", json_boolean(hp->tied_embeddings));
     json_object_set_new(o, "n_tensors", json_integer(m->n_tensors));
     json_object_set_new(o, "n_params", json_integer(m->n_params));
@@ -169,7 +171,13 @@ static void info_text(const qs_model *m) {
         snprintf(ids, sizeof ids, ", BOS %lld, EOS %lld", (long long)hp->bos_id, (long long)hp->eos_id);
     row("vocabulary", "%lld (%s%s%s%s)", (long long)hp->n_vocab, hp->tok_model[0] ? hp->tok_model : "no tokenizer",
         hp->tok_pre[0] ? ", pre " : "", hp->tok_pre, ids);
-    row("chat template", "%s", hp->has_chat_template ? "yes" : "none (plain completion)");
+    if (hp->has_chat_template) {
+        const qs_chat_tmpl t = qs_chat_tmpl_of_model(m->gguf);
+        row("chat template", "%s", t == QS_TMPL_UNKNOWN ? "present, family not recognised (chat uses chatml)"
+                                                         : qs_chat_tmpl_name(t));
+    } else {
+        row("chat template", "none (plain completion)");
+    }
     row("embeddings", "%s", hp->tied_embeddings ? "tied (no output.weight: the output reuses token_embd)" : "separate output");
     if (hp->file_type >= 0)
         row("file type", "%s%s", qs_ftype_name(hp->file_type), qs_ftype_guessed(hp->file_type) ? " (guessed)" : "");
