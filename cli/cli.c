@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "synth.h"
+#include "model_scan.h"
 #include "tui.h"
 
 #ifndef QS_VERSION
@@ -49,44 +49,16 @@ const cli_command cli_commands[] = {
 };
 
 static void print_usage(FILE *f) {
-    fprintf(f, "usage: quantscope [MODEL.gguf]\n"
+    fprintf(f, "usage: quantscope [MODEL.gguf] [--plan PLAN.yaml] [--theme NAME]\n"
                "       quantscope [--help] [--version] COMMAND [ARGS]\n\n"
                "A terminal model explorer for local LLMs: inspect GGUF models, measure the\n"
                "error each quantization type adds, plan and export quantized models.\n\n"
                "commands:\n");
     for (const cli_command *c = cli_commands; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
-    fprintf(f, "\nWith no arguments, quantscope shows its built-in demo model (random weights).\n"
+    fprintf(f, "\nWith no model, quantscope opens a picker of the GGUF models on this machine and its\n"
+               "built-in demo model (random weights); not on a terminal, it prints the demo's info.\n"
                "Run 'quantscope COMMAND --help' for a command's options.\n");
-}
-
-/* The built-in demo model: the tiny synth shape, written once into the user's cache folder
- * ($XDG_CACHE_HOME/quantscope or ~/.cache/quantscope). Returns the path in buf, or NULL. */
-static const char *demo_model(char *buf, size_t n) {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char dir[3072];
-    if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/quantscope", xdg);
-    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/quantscope", home);
-    else snprintf(dir, sizeof dir, "/tmp/quantscope-%d", (int)getuid());
-    for (char *p = dir + 1; *p; p++) /* mkdir -p */
-        if (*p == '/') {
-            *p = 0;
-            mkdir(dir, 0755);
-            *p = '/';
-        }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "quantscope: cannot create %s: %s\n", dir, strerror(errno));
-        return NULL;
-    }
-    snprintf(buf, n, "%s/demo-tiny-v1.gguf", dir);
-    if (access(buf, R_OK) == 0) return buf;
-    qs_synth_opts o = {.type = QS_TYPE_F16, .seed = 1};
-    qs_error err;
-    if (qs_synth_write(qs_synth_find("tiny"), buf, &o, &err) != QS_OK) {
-        fprintf(stderr, "quantscope: cannot write the demo model: %s\n", err.msg);
-        return NULL;
-    }
-    return buf;
 }
 
 static bool is_command(const char *name) {
@@ -97,33 +69,39 @@ static bool is_command(const char *name) {
 
 int cli_main(int argc, char **argv) {
     setlocale(LC_ALL, "");
-    /* quantscope [MODEL.gguf [--plan P] [--theme T]]: the explorer on a terminal; when stdin or
-     * stdout is not a terminal (pipes, scripts), the model's info instead. No model: the
-     * built-in demo model. */
-    /* a command name wins over a file of that name (the source tree has a bench/ folder) */
-    if (argc < 2 || (argv[1][0] != '-' && !is_command(argv[1]) && access(argv[1], F_OK) == 0)) {
-        char demo[4096];
-        const char *model = argc >= 2 ? argv[1] : demo_model(demo, sizeof demo);
-        if (!model) return CLI_FAIL;
+    /* quantscope [MODEL.gguf] [--plan P] [--theme T]: the explorer on a terminal (no model: the
+     * model picker, which lists the built-in demo model too); when stdin or stdout is not a
+     * terminal (pipes, scripts), the model's info instead (no model: the demo's). A command
+     * name wins over a file of that name (the source tree has a bench/ folder). */
+    bool no_model = argc < 2 || !strcmp(argv[1], "--plan") || !strcmp(argv[1], "--theme");
+    if (no_model || (argv[1][0] != '-' && !is_command(argv[1]) && access(argv[1], F_OK) == 0)) {
+        const char *model = no_model ? NULL : argv[1];
         const char *plan = NULL, *theme = NULL;
-        for (int i = 2; i < argc; i++) {
+        for (int i = no_model ? 1 : 2; i < argc; i++) {
             if (!strcmp(argv[i], "--plan") && i + 1 < argc) plan = argv[++i];
             else if (!strcmp(argv[i], "--theme") && i + 1 < argc) theme = argv[++i];
             else {
-                fprintf(stderr, "quantscope: unexpected argument '%s' (usage: quantscope MODEL.gguf "
+                fprintf(stderr, "quantscope: unexpected argument '%s' (usage: quantscope [MODEL.gguf] "
                                 "[--plan PLAN.yaml] [--theme NAME])\n", argv[i]);
                 return CLI_USAGE;
             }
         }
+        qs_error err;
         if (isatty(0) && isatty(1)) {
-            qs_error err;
             if (tui_run(model, plan, theme, &err) != QS_OK) {
                 fprintf(stderr, "quantscope: %s\n", err.msg);
                 return CLI_FAIL;
             }
             return CLI_OK;
         }
-        if (argc < 2) printf("built-in demo model (random weights, tiny llama shape): %s\n\n", model);
+        char demo[1024];
+        if (!model) {
+            if (!(model = qs_demo_model(demo, sizeof demo, &err))) {
+                fprintf(stderr, "quantscope: %s\n", err.msg);
+                return CLI_FAIL;
+            }
+            printf("built-in demo model (random weights, tiny llama shape): %s\n\n", model);
+        }
         char *args[] = {"info", (char *)model, NULL};
         return cmd_info(2, args);
     }

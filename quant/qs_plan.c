@@ -102,18 +102,21 @@ bool qs_plan_kv_type_allowed(int type) {
  * Regexes.
  * ------------------------------------------------------------------------------------------- */
 
-static pcre2_code *regex_compile(const char *pattern, qs_error *err) {
+static pcre2_code *regex_compile_at(const char *pattern, size_t *err_offset, qs_error *err) {
     int code;
     PCRE2_SIZE off;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                                    PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &off, NULL);
     if (!re) {
+        if (err_offset) *err_offset = (size_t)off;
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(code, msg, sizeof msg) < 0) snprintf((char *)msg, sizeof msg, "error %d", code);
         qs_error_set(err, "invalid regex '%s': %s at offset %zu", pattern, (const char *)msg, (size_t)off);
     }
     return re;
 }
+
+static pcre2_code *regex_compile(const char *pattern, qs_error *err) { return regex_compile_at(pattern, NULL, err); }
 
 int qs_regex_check(const char *pattern, qs_error *err) {
     if (!pattern) return qs_error_set(err, "missing regex");
@@ -132,6 +135,33 @@ static int regex_search(pcre2_code *re, pcre2_match_data *md, const char *s, con
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(rc, msg, sizeof msg);
     return qs_error_set(err, "regex '%s' on '%s': %s", pattern, s, (const char *)msg);
+}
+
+int qs_plan_rule_matches(const char *pattern, const qs_plan_model *model, bool *matched, size_t *err_offset,
+                         qs_error *err) {
+    if (err_offset) *err_offset = 0;
+    if (!pattern) return qs_error_set(err, "missing regex");
+    if (!*pattern) return qs_error_set(err, "empty regex (it would match every tensor; use the default type)");
+    pcre2_code *re = regex_compile_at(pattern, err_offset, err);
+    if (!re) return QS_ERR;
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    if (!md) {
+        pcre2_code_free(re);
+        return qs_error_set(err, "out of memory");
+    }
+    int count = 0;
+    for (int i = 0; i < model->n_tensors; i++) {
+        int m = regex_search(re, md, model->tensors[i].name, pattern, err);
+        if (m < 0) {
+            count = QS_ERR;
+            break;
+        }
+        if (matched) matched[i] = m > 0;
+        count += m;
+    }
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
+    return count;
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -188,6 +188,15 @@ bool qs_plan_kv_type_allowed(int type);
  * offset: "invalid regex 'ffn_(up': missing closing parenthesis at offset 7". */
 int qs_regex_check(const char *pattern, qs_error *err);
 
+/* Which of the model's tensors a rule pattern matches, exactly as resolution matches rules
+ * (PCRE2, UTF, searched in the name, not anchored): matched (may be NULL) receives [n_tensors]
+ * flags in the model's order. Returns the number of matching tensors (>= 0, quantizable or not),
+ * or QS_ERR when the pattern does not compile (or is empty): err as qs_regex_check, and
+ * *err_offset (may be NULL) receives PCRE2's offset, in bytes into the pattern, where the error
+ * was found (0 for an empty pattern). For live validation while a rule is typed. */
+int qs_plan_rule_matches(const char *pattern, const qs_plan_model *model, bool *matched, size_t *err_offset,
+                         qs_error *err);
+
 /* Edits. Each validates its input (regex, type) and returns QS_OK, QS_ERR or QS_ENOMEM.
  * at == -1 (or n_rules) appends. */
 int qs_plan_insert_rule(qs_plan *p, int at, const char *pattern, qs_type type, qs_error *err);

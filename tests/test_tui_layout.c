@@ -255,12 +255,23 @@ static void test_key_table(void **state) {
     for (int i = 0; i < k; i++) has_presets |= !strcmp(h[i].label, "Presets");
     assert_true(has_presets);
     k = tui_key_hints(TUI_VIEW_MODEL, h, 32);
-    assert_int_equal(k, 3); /* Tab, ?, q */
+    assert_int_equal(k, 6); /* Tab, s, o, e, ?, q */
+    assert_string_equal(h[1].label, "Save");
+    assert_string_equal(h[3].label, "Export");
+    /* an overlay shows its own keys only */
+    k = tui_key_hints(TUI_VIEW_RULE_EDIT, h, 32);
+    assert_true(k >= 2);
+    for (int i = 0; i < k; i++) assert_string_not_equal(h[i].label, "Quit");
+    assert_int_equal(tui_key_action_in('q', TUI_VIEW_RULE_EDIT), TUI_ACT_NONE);
+    assert_int_equal(tui_key_action('q', TUI_VIEW_RULES), TUI_ACT_CANCEL);
+    assert_int_equal(tui_key_action('/', TUI_VIEW_LAYERS), TUI_ACT_SEARCH);
     char b[16];
     assert_string_equal(tui_key_name(KEY_NPAGE, b, sizeof b), "PgDn");
     assert_string_equal(tui_key_name('x', b, sizeof b), "x");
     assert_string_equal(tui_key_name(KEY_F(10), b, sizeof b), "F10");
     for (int v = 0; v < TUI_VIEW_COUNT; v++) assert_string_not_equal(tui_view_name((tui_view)v), "?");
+    for (int v = TUI_VIEW_PICKER; v < TUI_VIEW_OVERLAY_END; v++)
+        assert_string_not_equal(tui_view_name((tui_view)v), "?");
 }
 
 typedef struct posted {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tui_quality.h"
+#include "tui_planui.h"
 #include "tui_ui.h"
 
 #ifndef QS_THEMES_DIR
@@ -55,8 +56,18 @@ static void draw_help(tui_ui *ui) {
     static char lines[128][160];
     static tui_elem le[128];
     int k = 0;
-    for (int pass = 0; pass < 1 + TUI_VIEW_COUNT && k < 128; pass++) {
-        int view = pass == 0 ? TUI_VIEW_GLOBAL : pass - 1;
+    /* the current screen's keys first, then the other views', the overlays', and last the keys
+     * that work everywhere (the bottom bar shows most of those) */
+    int order[1 + TUI_VIEW_COUNT + (TUI_VIEW_OVERLAY_END - TUI_VIEW_PICKER)], n_passes = 0;
+    int cur = tui_picker_active(ui) ? TUI_VIEW_PICKER : (int)ui->view;
+    order[n_passes++] = cur;
+    for (int v = 0; v < TUI_VIEW_COUNT; v++)
+        if (v != cur) order[n_passes++] = v;
+    for (int v = TUI_VIEW_PICKER; v < TUI_VIEW_OVERLAY_END; v++)
+        if (v != cur) order[n_passes++] = v;
+    order[n_passes++] = TUI_VIEW_GLOBAL;
+    for (int pass = 0; pass < n_passes && k < 128; pass++) {
+        int view = order[pass];
         bool any = false;
         for (int i = 0; i < n && k < 127; i++) {
             if (t[i].view != view) continue;
@@ -153,23 +164,33 @@ static void draw(tui_ui *ui) {
         refresh();
         return;
     }
+    if (tui_picker_active(ui)) {
+        tui_picker_draw(ui);
+        if (ui->mode == TUI_MODE_HELP) draw_help(ui);
+        if (ui->mode == TUI_MODE_MESSAGE) draw_message(ui);
+        refresh();
+        return;
+    }
     draw_header(ui);
     tui_tabs(&ui->scr, 1, ui->cols, ui->view, ui->tab_w);
     tui_view_draw(ui, 2, ui->rows - 4);
     int sy = ui->rows - 2;
     if (ui->mode == TUI_MODE_CONFIRM_QUIT)
         tui_text(&ui->scr, sy, 0, ui->cols, TUI_C_WARN,
-                 "The plan has unsaved changes (saving plans is not built yet). Quit anyway? [y/N]", true);
+                 "The plan has unsaved changes (s saves them). Quit anyway? [y/N]", true);
     else if (ui->mode == TUI_MODE_INPUT_CTX)
         tui_textf(&ui->scr, sy, 0, ui->cols, TUI_C_TEXT, true,
                   "context length (tokens, k = x1024; Enter sets, Esc cancels): %s_", ui->input);
+    else if (tui_pl_status(ui, sy))
+        ;
     else {
         int gw = tui_jobs_gauge(ui, sy, ui->cols);
         tui_text(&ui->scr, sy, 0, ui->cols - gw, ui->app.status_error ? TUI_C_ERROR : TUI_C_DIM, ui->app.status, true);
     }
-    tui_function_bar(&ui->scr, ui->rows - 1, ui->cols, ui->view);
+    tui_function_bar(&ui->scr, ui->rows - 1, ui->cols, tui_pl_bar_view(ui));
     if (ui->mode == TUI_MODE_HELP) draw_help(ui);
     if (ui->mode == TUI_MODE_PRESETS) draw_presets(ui);
+    tui_pl_draw(ui);
     if (ui->mode == TUI_MODE_MESSAGE) draw_message(ui);
     refresh();
 }
@@ -232,12 +253,17 @@ static void on_mouse(tui_ui *ui) {
 static void on_key(tui_ui *ui, int ch) {
     if (ch == KEY_RESIZE) return; /* the next frame reads the new size */
     if (ch == KEY_MOUSE) {
-        on_mouse(ui);
+        if (tui_picker_active(ui)) tui_picker_mouse(ui);
+        else on_mouse(ui);
         return;
     }
     if (!tui_size_ok(ui->cols, ui->rows)) {
         if (ch == 'q' || ch == KEY_F(10)) request_quit(ui);
         if (ui->mode == TUI_MODE_CONFIRM_QUIT && (ch == 'y' || ch == 'Y')) ui->quit = true;
+        return;
+    }
+    if (tui_picker_active(ui) && ui->mode == TUI_MODE_NORMAL) {
+        tui_picker_key(ui, ch);
         return;
     }
     switch (ui->mode) {
@@ -287,8 +313,12 @@ static void on_key(tui_ui *ui, int ch) {
         return;
     }
     case TUI_MODE_NORMAL: break;
+    default: /* tui_planui.c's modes */
+        tui_pl_key(ui, ch);
+        return;
     }
     tui_action act = tui_key_action(ch, ui->view);
+    if (tui_pl_action(ui, act)) return;
     if (tui_view_action(ui, act)) return;
     int h = ui->body_h > 0 ? ui->body_h : 1;
     switch (act) {
@@ -320,12 +350,11 @@ static bool locale_utf8(void) {
 }
 
 int tui_run(const char *model_path, const char *plan_path, const char *theme, qs_error *err) {
-    if (!model_path || !*model_path)
-        return qs_error_set(err, "no model given (the model picker is not built yet)");
+    bool picker = !model_path || !*model_path;
     setlocale(LC_ALL, "");
     tui_ui *ui = calloc(1, sizeof *ui);
     if (!ui) return qs_error_set(err, "out of memory");
-    if (tui_app_open(&ui->app, model_path, plan_path, err) != QS_OK) {
+    if (!picker && tui_app_open(&ui->app, model_path, plan_path, err) != QS_OK) {
         free(ui);
         return QS_ERR;
     }
@@ -345,6 +374,16 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
         free(ui);
         return QS_ERR;
     }
+    if (tui_pl_init(ui) != QS_OK || (picker && tui_picker_open(ui, plan_path, err) != QS_OK)) {
+        if (!ui->pl) qs_error_set(err, "out of memory");
+        tui_pl_shutdown(ui);
+        tui_jobs_shutdown(&ui->jobs);
+        tui_events_drain(&ui->ev, ui);
+        tui_events_destroy(&ui->ev);
+        tui_app_close(&ui->app);
+        free(ui);
+        return QS_ERR;
+    }
     tui_theme th;
     qs_error terr;
     static const char *const dirs[] = {QS_THEMES_DIR, QS_SOURCE_THEMES_DIR, NULL};
@@ -354,6 +393,8 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
     bool no_color = nc && *nc;
     if (!getenv("ESCDELAY")) set_escdelay(25);
     if (!initscr()) {
+        tui_picker_close(ui);
+        tui_pl_shutdown(ui);
         tui_jobs_shutdown(&ui->jobs);
         tui_events_drain(&ui->ev, ui);
         tui_events_destroy(&ui->ev);
@@ -416,6 +457,8 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
     if (chained) sigaction(SIGWINCH, &old, NULL);
     g_events = NULL;
     endwin();
+    tui_picker_close(ui);
+    tui_pl_shutdown(ui);
     /* stop the workers, then let the ended jobs' done calls free what they own */
     tui_jobs_shutdown(&ui->jobs);
     tui_events_drain(&ui->ev, ui);

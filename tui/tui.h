@@ -9,9 +9,11 @@
 #include "qs_common.h"
 
 /* Runs the explorer on a GGUF model until the user quits.
- *   model_path  the model to open (required for now; the picker for no model comes later)
+ *   model_path  the model to open, or NULL / "": the model picker first lists the GGUF files
+ *               found on this machine (engine/model_scan.h) and the built-in demo model, and
+ *               Enter opens one
  *   plan_path   a plan file (quantscope-plan(5)) to start from, or NULL: the plan then starts
- *               from the model's stored types
+ *               from the model's stored types (with the picker: opened with the chosen model)
  *   theme       a theme name (looked up in $XDG_CONFIG_HOME/quantscope/themes, then the installed
  *               and source themes/ folders) or a path to a .yaml file; NULL = "default-dark"
  * Needs stdin and stdout to be a terminal. Returns QS_OK after a normal quit; QS_ERR with err

@@ -8,7 +8,12 @@ static const char *const view_names[TUI_VIEW_COUNT] = {
     "Model", "Layers", "Memory", "Errors", "Trade-off", "Chat",
 };
 
+static const char *const overlay_names[TUI_VIEW_OVERLAY_END - TUI_VIEW_PICKER] = {
+    "Model picker", "Rules list", "Rule editor", "Keep first / last blocks", "Typing a path or a search",
+};
+
 const char *tui_view_name(tui_view v) {
+    if (v >= TUI_VIEW_PICKER && v < TUI_VIEW_OVERLAY_END) return overlay_names[v - TUI_VIEW_PICKER];
     return v >= 0 && v < TUI_VIEW_COUNT ? view_names[v] : "?";
 }
 
@@ -17,6 +22,11 @@ const char *tui_view_name(tui_view v) {
 #define M TUI_VIEW_MEMORY
 #define E TUI_VIEW_ERRORS
 #define T TUI_VIEW_TRADEOFF
+#define P TUI_VIEW_PICKER
+#define RL TUI_VIEW_RULES
+#define RE TUI_VIEW_RULE_EDIT
+#define KP TUI_VIEW_KEEP
+#define PR TUI_VIEW_PROMPT
 
 static const tui_keydef table[] = {
     /* layers */
@@ -31,6 +41,11 @@ static const tui_keydef table[] = {
     {'p', L, TUI_ACT_PRESETS, "p", "Presets", "choose a preset (llama.cpp mix)"},
     {'r', L, TUI_ACT_WHY, "r", "Why", "why the selected tensor has its type"},
     {'w', L, TUI_ACT_WHY, NULL, NULL, "why the selected tensor has its type (same as r)"},
+    {'R', L, TUI_ACT_RULES, "R", "Rules", "the plan's rules: add, edit (matches shown as you type), order"},
+    {'K', L, TUI_ACT_KEEP, "K", "Keep", "keep the first N / last M blocks at a type"},
+    {'/', L, TUI_ACT_SEARCH, "/", "Search", "search tensors by name (as you type; Enter keeps, Esc returns)"},
+    {'n', L, TUI_ACT_SEARCH_NEXT, NULL, NULL, "next search match"},
+    {'N', L, TUI_ACT_SEARCH_PREV, NULL, NULL, "previous search match"},
     /* memory */
     {'+', M, TUI_ACT_RAISE, "+/-", "Context", "double / halve the context length"},
     {'=', M, TUI_ACT_RAISE, NULL, NULL, "double the context length (same as +)"},
@@ -59,6 +74,59 @@ static const tui_keydef table[] = {
     {']', T, TUI_ACT_CMP_HIGHER, NULL, NULL, "double the memory step"},
     {TUI_KEY_ESC, T, TUI_ACT_STOP_JOBS, "Esc", "Stop", "stop refining errors in the background"},
     {'R', T, TUI_ACT_REFINE, "R", "Refine", "refine errors (exact, every row) again"},
+    /* the model picker (no model given) */
+    {'\n', P, TUI_ACT_OPEN, "Enter", "Open", "open the selected model"},
+    {'\r', P, TUI_ACT_OPEN, NULL, NULL, "open the selected model"},
+    {KEY_ENTER, P, TUI_ACT_OPEN, NULL, NULL, "open the selected model"},
+    {'r', P, TUI_ACT_RESCAN, "r", "Rescan", "look for models again"},
+    {KEY_F(5), P, TUI_ACT_RESCAN, NULL, NULL, "look for models again"},
+    {'?', P, TUI_ACT_HELP, "?", "Help", "the help"},
+    {'q', P, TUI_ACT_QUIT, "q", "Quit", "quit"},
+    /* the rules list */
+    {'a', RL, TUI_ACT_ADD, "a", "Add", "add a rule below the selected one"},
+    {KEY_IC, RL, TUI_ACT_ADD, NULL, NULL, "add a rule"},
+    {'\n', RL, TUI_ACT_EDIT, "Enter", "Edit", "edit the selected rule"},
+    {'\r', RL, TUI_ACT_EDIT, NULL, NULL, "edit the selected rule"},
+    {KEY_ENTER, RL, TUI_ACT_EDIT, NULL, NULL, "edit the selected rule"},
+    {'e', RL, TUI_ACT_EDIT, NULL, NULL, "edit the selected rule"},
+    {'d', RL, TUI_ACT_DELETE, "d", "Delete", "delete the selected rule"},
+    {KEY_DC, RL, TUI_ACT_DELETE, NULL, NULL, "delete the selected rule"},
+    {'K', RL, TUI_ACT_MOVE_UP, "K/J", "Move", "move the selected rule up (first match wins)"},
+    {'J', RL, TUI_ACT_MOVE_DOWN, NULL, NULL, "move the selected rule down"},
+    {'+', RL, TUI_ACT_TYPE_UP, "+/-", "Type", "more / fewer bits for the selected rule"},
+    {'-', RL, TUI_ACT_TYPE_DOWN, NULL, NULL, "fewer bits for the selected rule"},
+    {TUI_KEY_ESC, RL, TUI_ACT_CANCEL, "Esc", "Close", "close the rules list"},
+    {'q', RL, TUI_ACT_CANCEL, NULL, NULL, "close the rules list"},
+    /* the rule editor: other keys edit the pattern */
+    {'\n', RE, TUI_ACT_ACCEPT, "Enter", "Commit", "commit the rule (the plan re-resolves)"},
+    {'\r', RE, TUI_ACT_ACCEPT, NULL, NULL, "commit the rule"},
+    {KEY_ENTER, RE, TUI_ACT_ACCEPT, NULL, NULL, "commit the rule"},
+    {KEY_UP, RE, TUI_ACT_TYPE_UP, "Up/Dn", "Type", "the rule's type: one rung up the ladder"},
+    {KEY_DOWN, RE, TUI_ACT_TYPE_DOWN, NULL, NULL, "the rule's type: one rung down"},
+    {KEY_PPAGE, RE, TUI_ACT_PGUP, "PgUp/Dn", "Matches", "scroll the matching tensors"},
+    {KEY_NPAGE, RE, TUI_ACT_PGDN, NULL, NULL, "scroll the matching tensors"},
+    {TUI_KEY_ESC, RE, TUI_ACT_CANCEL, "Esc", "Cancel", "leave the rule as it was"},
+    /* keep first / last */
+    {'\t', KP, TUI_ACT_NEXT_FIELD, "Tab", "Field", "next field (first, last, type)"},
+    {KEY_RIGHT, KP, TUI_ACT_NEXT_FIELD, NULL, NULL, "next field"},
+    {KEY_BTAB, KP, TUI_ACT_PREV_FIELD, NULL, NULL, "previous field"},
+    {KEY_LEFT, KP, TUI_ACT_PREV_FIELD, NULL, NULL, "previous field"},
+    {KEY_UP, KP, TUI_ACT_TYPE_UP, "Up/Dn", "Change", "one more block / one rung up the ladder"},
+    {'+', KP, TUI_ACT_TYPE_UP, NULL, NULL, "one more block / one rung up"},
+    {KEY_DOWN, KP, TUI_ACT_TYPE_DOWN, NULL, NULL, "one block less / one rung down"},
+    {'-', KP, TUI_ACT_TYPE_DOWN, NULL, NULL, "one block less / one rung down"},
+    {'x', KP, TUI_ACT_DELETE, "x", "Off", "keep no blocks (both counts 0)"},
+    {'\n', KP, TUI_ACT_ACCEPT, "Enter", "Apply", "apply to the plan"},
+    {'\r', KP, TUI_ACT_ACCEPT, NULL, NULL, "apply to the plan"},
+    {KEY_ENTER, KP, TUI_ACT_ACCEPT, NULL, NULL, "apply to the plan"},
+    {TUI_KEY_ESC, KP, TUI_ACT_CANCEL, "Esc", "Cancel", "leave the plan as it was"},
+    /* typing a path or a search: other keys edit the line (Left/Right, Home/End, ^A/^E,
+     * Backspace/Delete, ^U, ^K, ^W) */
+    {'\n', PR, TUI_ACT_ACCEPT, "Enter", "OK", "accept"},
+    {'\r', PR, TUI_ACT_ACCEPT, NULL, NULL, "accept"},
+    {KEY_ENTER, PR, TUI_ACT_ACCEPT, NULL, NULL, "accept"},
+    {'\t', PR, TUI_ACT_COMPLETE, "Tab", "Complete", "complete a file name"},
+    {TUI_KEY_ESC, PR, TUI_ACT_CANCEL, "Esc", "Cancel", "cancel"},
     /* everywhere */
     {KEY_UP, G, TUI_ACT_UP, NULL, NULL, "move up"},
     {'k', G, TUI_ACT_UP, NULL, NULL, "move up"},
@@ -76,8 +144,13 @@ static const tui_keydef table[] = {
     {'4', G, TUI_ACT_VIEW_4, NULL, NULL, "Errors view"},
     {'5', G, TUI_ACT_VIEW_5, NULL, NULL, "Trade-off view"},
     {'6', G, TUI_ACT_VIEW_6, NULL, NULL, "Chat view"},
+    {'s', G, TUI_ACT_SAVE, "s", "Save", "save the plan (asks for a path when it has none)"},
+    {'S', G, TUI_ACT_SAVE_AS, NULL, NULL, "save the plan under a new path"},
+    {'o', G, TUI_ACT_OPEN_PLAN, "o", "Open", "open a plan file"},
+    {'e', G, TUI_ACT_EXPORT, "e", "Export", "export the planned GGUF (progress; Esc cancels)"},
     {'?', G, TUI_ACT_HELP, "?", "Help", "this help"},
     {KEY_F(1), G, TUI_ACT_HELP, NULL, NULL, "this help"},
+    {TUI_KEY_ESC, G, TUI_ACT_CANCEL, NULL, NULL, "cancel the running export"},
     {TUI_KEY_CTRL_L, G, TUI_ACT_REDRAW, NULL, NULL, "redraw the screen"},
     {'q', G, TUI_ACT_QUIT, "q", "Quit", "quit (asks when the plan has unsaved changes)"},
     {KEY_F(10), G, TUI_ACT_QUIT, NULL, NULL, "quit"},
@@ -97,12 +170,21 @@ tui_action tui_key_action(int key, tui_view view) {
     return TUI_ACT_NONE;
 }
 
+tui_action tui_key_action_in(int key, tui_view view) {
+    int n = (int)(sizeof table / sizeof table[0]);
+    for (int i = 0; i < n; i++)
+        if (table[i].key == key && table[i].view == (int)view) return table[i].action;
+    return TUI_ACT_NONE;
+}
+
 int tui_key_hints(tui_view view, tui_hint *out, int max) {
     int n = (int)(sizeof table / sizeof table[0]), k = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < n && k < max; i++) {
             const tui_keydef *d = &table[i];
             if (!d->hint || (pass == 0 ? d->view != (int)view : d->view != G)) continue;
+            /* screens and overlays show their own keys only */
+            if (pass == 1 && view >= TUI_VIEW_PICKER) continue;
             /* a global row shadowed by a view row for the same key is not shown */
             if (pass == 1 && tui_key_action(d->key, view) != d->action) continue;
             out[k++] = (tui_hint){d->hint, d->label};
@@ -123,6 +205,10 @@ const char *tui_key_name(int key, char *buf, int n) {
     case KEY_HOME: return "Home";
     case KEY_END: return "End";
     case KEY_BTAB: return "S-Tab";
+    case KEY_LEFT: return "Left";
+    case KEY_RIGHT: return "Right";
+    case KEY_DC: return "Del";
+    case KEY_IC: return "Ins";
     case TUI_KEY_CTRL_L: return "^L";
     case TUI_KEY_ESC: return "Esc";
     default: break;

@@ -18,6 +18,14 @@ typedef enum tui_view {
     TUI_VIEW_CHAT,
     TUI_VIEW_COUNT,
     TUI_VIEW_GLOBAL = -1, /* a key that works in every view */
+    /* Screens and overlays with keys of their own (not tabs). Their rows show in the help, and in
+     * the bottom bar while they are open, without the global rows. */
+    TUI_VIEW_PICKER = 16, /* the model picker (no model given) */
+    TUI_VIEW_RULES,       /* the rules list (Layers view, R) */
+    TUI_VIEW_RULE_EDIT,   /* typing a rule */
+    TUI_VIEW_KEEP,        /* keep first / last blocks (Layers view, K) */
+    TUI_VIEW_PROMPT,      /* typing a path or a search */
+    TUI_VIEW_OVERLAY_END,
 } tui_view;
 
 /* Tab label of a view ("Model", "Layers", ...). */
@@ -56,6 +64,29 @@ typedef enum tui_action {
     TUI_ACT_REFINE,        /* errors, trade-off: refine (exact errors) again */
     TUI_ACT_AXIS_TOGGLE,   /* trade-off: x axis MiB / bits per weight */
     TUI_ACT_APPLY,         /* trade-off: make the selected point the plan */
+    TUI_ACT_SAVE,          /* save the plan (to its file, else asks for a path) */
+    TUI_ACT_SAVE_AS,       /* save the plan under a new path */
+    TUI_ACT_OPEN_PLAN,     /* open a plan file */
+    TUI_ACT_EXPORT,        /* export the planned GGUF (background, progress, Esc cancels) */
+    TUI_ACT_RULES,         /* layers: the rules list */
+    TUI_ACT_KEEP,          /* layers: keep first / last blocks at a type */
+    TUI_ACT_SEARCH,        /* layers: search tensors by name */
+    TUI_ACT_SEARCH_NEXT,   /* layers: next match */
+    TUI_ACT_SEARCH_PREV,   /* layers: previous match */
+    TUI_ACT_OPEN,          /* picker: open the selected model */
+    TUI_ACT_RESCAN,        /* picker: look for models again */
+    TUI_ACT_ADD,           /* rules: add a rule */
+    TUI_ACT_EDIT,          /* rules: edit the selected rule */
+    TUI_ACT_DELETE,        /* rules: delete the selected rule */
+    TUI_ACT_MOVE_UP,       /* rules: move the selected rule up */
+    TUI_ACT_MOVE_DOWN,     /* rules: move the selected rule down */
+    TUI_ACT_TYPE_UP,       /* rule editor / keep: more bits */
+    TUI_ACT_TYPE_DOWN,     /* rule editor / keep: fewer bits */
+    TUI_ACT_NEXT_FIELD,    /* keep: next field */
+    TUI_ACT_PREV_FIELD,    /* keep: previous field */
+    TUI_ACT_ACCEPT,        /* overlays: commit */
+    TUI_ACT_CANCEL,        /* overlays: close without change */
+    TUI_ACT_COMPLETE,      /* path prompt: complete the file name */
     TUI_ACT_COUNT
 } tui_action;
 
@@ -78,8 +109,13 @@ int tui_keys(const tui_keydef **table);
  * the key means nothing there. */
 tui_action tui_key_action(int key, tui_view view);
 
-/* The bottom-bar hints for a view (its own rows first, then globals), at most max; returns the
- * count. Keys bound to the same action are shown once. */
+/* The action of a row of exactly this view (no global fallback): for overlays where the other
+ * keys are typed text. */
+tui_action tui_key_action_in(int key, tui_view view);
+
+/* The bottom-bar hints for a view (its own rows first, then globals; screens and overlays from
+ * TUI_VIEW_PICKER on: their own rows only), at most max; returns the count. Keys bound to the
+ * same action are shown once. */
 int tui_key_hints(tui_view view, tui_hint *out, int max);
 
 /* Printable name of a key code ("q", "Tab", "PgDn", "Enter"). Returns a static or buf. */

@@ -16,7 +16,16 @@ typedef enum tui_mode {
     TUI_MODE_MESSAGE,     /* a popup message (why, theme error); any key closes */
     TUI_MODE_CONFIRM_QUIT,
     TUI_MODE_INPUT_CTX,   /* typing a context length */
+    /* tui_planui.c (plan files, rules, keep-ends, search, export): */
+    TUI_MODE_PROMPT,      /* typing a path or a search on the status line */
+    TUI_MODE_ASK,         /* a yes / no question on the status line */
+    TUI_MODE_RULES,       /* the rules list */
+    TUI_MODE_RULE_EDIT,   /* typing a rule */
+    TUI_MODE_KEEP,        /* keep first / last blocks */
 } tui_mode;
+
+struct tui_plan_ui; /* tui_planui.h */
+struct tui_picker;  /* tui_planui.h */
 
 typedef struct tui_ui {
     tui_app app;
@@ -35,6 +44,8 @@ typedef struct tui_ui {
     char msg_title[64];
     char msg[1024];
     char input[32];
+    struct tui_plan_ui *pl;    /* plan files, rules, keep-ends, search, export (tui_planui.c) */
+    struct tui_picker *picker; /* the model picker while no model is open (tui_picker.c) */
 } tui_ui;
 
 /* Draws the current view into rows [y, y + h). Sets ui->body_y / body_h for its list. */

@@ -71,6 +71,9 @@ static void plan_summary(tui_ui *ui, char *buf, size_t n) {
         snprintf(buf, n, "default %s (no preset)  overrides: %d block, %d tensor  rules %d  planned weights %s",
                  qs_type_name(p->default_type), p->n_layers, p->n_tensors, p->n_rules,
                  tui_fmt_bytes(ui->app.planned_bytes, a, sizeof a));
+    size_t len = strlen(buf);
+    if ((p->keep_first || p->keep_last) && len < n)
+        snprintf(buf + len, n - len, "  keep %d/%d at %s", p->keep_first, p->keep_last, qs_type_name(p->keep_type));
 }
 
 static void draw_layers(tui_ui *ui, int y, int h) {
