@@ -29,6 +29,9 @@ extern const char cmd_tokenize_usage[];
 int cmd_tokenize(int argc, char **argv);
 extern const char cmd_chat_usage[];
 int cmd_chat(int argc, char **argv);
+extern const char cmd_ppl_usage[], cmd_bench_usage[];
+int cmd_ppl(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"info", "what a model is made of: hyper-parameters, types, tensor table", cmd_info_usage, cmd_info},
@@ -40,6 +43,8 @@ const cli_command cli_commands[] = {
     {"synth", "write a random-weight model with a real model's shape", cmd_synth_usage, cmd_synth},
     {"tokenize", "text from stdin to token ids with the model's own tokenizer", cmd_tokenize_usage, cmd_tokenize},
     {"chat", "talk with the model, or complete a prompt, through quantscope's engine", cmd_chat_usage, cmd_chat},
+    {"ppl", "perplexity over a text; with --kld, a plan's divergence from the original", cmd_ppl_usage, cmd_ppl},
+    {"bench", "prompt and generation speed (tokens/s) of the model as planned", cmd_bench_usage, cmd_bench},
     {NULL, NULL, NULL, NULL},
 };
 

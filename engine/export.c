@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "qs_plan_internal.h" /* llama-quantize's ftype table (qs_ftype_for) */
-#include "qs_quantize.h"
 
 /* ============================================================== fingerprint and resolution */
 
@@ -108,6 +107,35 @@ int qs_plan_file_type(const qs_plan *plan, const qs_planned *p) {
     if (best < 0) return -1;
     ft = qs_ftype_for(QS_PRESET_NONE, (qs_type)best);
     return ft ? ft->ftype : -1;
+}
+
+/* ============================================================== converting a tensor */
+
+int64_t qs_convert_chunk_rows(int64_t ne0, int64_t rows, int64_t chunk_floats) {
+    if (chunk_floats <= 0) chunk_floats = QS_EXPORT_CHUNK_FLOATS;
+    int64_t chunk_rows = ne0 > 0 ? chunk_floats / ne0 : 1;
+    if (chunk_rows > rows) chunk_rows = rows;
+    return chunk_rows < 1 ? 1 : chunk_rows;
+}
+
+const float *qs_convert_importance(const qs_imatrix *im, const char *name, int64_t ne0) {
+    if (!im) return NULL;
+    const qs_imatrix_entry *e = qs_imatrix_find(im, name);
+    if (!e || e->n_mat != 1 || e->n_per_row != ne0) return NULL;
+    return e->values;
+}
+
+int qs_convert_rows(const gguf_tensor *t, const char *name, qs_type to, int64_t row0, int64_t n,
+                    const float *importance, float *fbuf, void *dst, const qs_quantize_opts *qo,
+                    qs_error *err) {
+    const int64_t ne0 = t->ne[0];
+    const uint64_t in_row = qs_type_row_bytes(t->type, ne0);
+    qs_quantize_opts dq = qo ? *qo : (qs_quantize_opts){0};
+    dq.progress = NULL;
+    int rc = qs_dequantize_rows((qs_type)t->type, t->data + (uint64_t)row0 * in_row, fbuf, ne0, n, &dq, err);
+    if (rc == QS_OK) rc = qs_quantize_rows(to, fbuf, dst, ne0, n, importance, qo, err);
+    if (rc == QS_ERR) qs_error_prefix(err, "%s", name);
+    return rc;
 }
 
 /* ============================================================== export */
@@ -225,9 +253,7 @@ int qs_export(const qs_model *m, const qs_plan *plan, const char *out_path,
         const qs_type_traits *tr = qs_type_traits_get(from);
         if (tr->quantized) requant[from]++;
         int64_t ne0 = mt->t->ne[0], rows = mt->t->n_elements / ne0;
-        int64_t chunk_rows = chunk_floats / ne0;
-        if (chunk_rows < 1) chunk_rows = 1;
-        if (chunk_rows > rows) chunk_rows = rows;
+        int64_t chunk_rows = qs_convert_chunk_rows(ne0, rows, chunk_floats);
         if (chunk_rows * ne0 > max_floats) max_floats = chunk_rows * ne0;
         int64_t ob = (int64_t)qs_type_row_bytes(to, ne0) * chunk_rows;
         if (ob > max_out) max_out = ob;
@@ -298,21 +324,17 @@ int qs_export(const qs_model *m, const qs_plan *plan, const char *out_path,
             continue;
         }
         int64_t ne0 = t->ne[0], rows = t->n_elements / ne0;
-        int64_t chunk_rows = chunk_floats / ne0;
-        if (chunk_rows < 1) chunk_rows = 1;
+        int64_t chunk_rows = qs_convert_chunk_rows(ne0, rows, chunk_floats);
         uint64_t in_row = qs_type_row_bytes(from, ne0), out_row = qs_type_row_bytes(to, ne0);
+        const float *importance = qs_convert_importance(opts ? opts->imatrix : NULL, mt->name, ne0);
         x.chunk_bytes_per_row = out_row;
         for (int64_t r = 0; r < rows && rc == QS_OK; r += chunk_rows) {
             int64_t n = rows - r < chunk_rows ? rows - r : chunk_rows;
-            qs_quantize_opts dq = qo;
-            dq.progress = NULL;
             if (cancelled(&x)) {
                 rc = QS_CANCELLED;
                 break;
             }
-            rc = qs_dequantize_rows((qs_type)from, t->data + (uint64_t)r * in_row, fbuf, ne0, n, &dq, err);
-            if (rc == QS_OK) rc = qs_quantize_rows((qs_type)to, fbuf, obuf, ne0, n, NULL, &qo, err);
-            if (rc == QS_ERR) qs_error_prefix(err, "%s", mt->name);
+            rc = qs_convert_rows(t, mt->name, (qs_type)to, r, n, importance, fbuf, obuf, &qo, err);
             if (rc == QS_OK && gguf_writer_write(w, obuf, (uint64_t)n * out_row) != QS_OK)
                 rc = qs_error_set(err, "%s: %s", mt->name, gguf_writer_error(w));
             x.done += (uint64_t)n * out_row;

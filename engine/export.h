@@ -10,9 +10,11 @@
 
 #include <stdatomic.h>
 
+#include "imatrix.h"
 #include "model.h"
 #include "qs_estimate.h"
 #include "qs_plan.h"
+#include "qs_quantize.h"
 
 /* Largest float scratch per conversion chunk (floats; 16 Mi floats = 64 MiB). */
 #define QS_EXPORT_CHUNK_FLOATS (16ll * 1024 * 1024)
@@ -48,6 +50,30 @@ int qs_planned_est_model(const qs_planned *p, qs_est_model *out, qs_est_tensor *
  * most common quantized type of the resolution (by parameters). -1 when none applies. */
 int qs_plan_file_type(const qs_plan *plan, const qs_planned *p);
 
+/* ---------------------------------------------------------------- converting a tensor
+ *
+ * The one conversion both the export and the in-memory apply (applied.h) use, so a tensor
+ * quantized for chat has exactly the bytes the exported file holds. Rows are independent:
+ * the bytes of a row do not depend on which chunk or thread converted it. */
+
+/* Rows per conversion chunk for a tensor of `rows` rows of ne0 values with at most
+ * chunk_floats floats of scratch (0 = QS_EXPORT_CHUNK_FLOATS): in [1, rows] (1 when rows < 1). */
+int64_t qs_convert_chunk_rows(int64_t ne0, int64_t rows, int64_t chunk_floats);
+
+/* The importance weights (imatrix row, ne0 values) a conversion of tensor `name` uses: the
+ * entry's values when im holds one for that name with ne0 values per row and a single matrix;
+ * NULL otherwise (no imatrix, no entry, or an expert-stacked entry). */
+const float *qs_convert_importance(const qs_imatrix *im, const char *name, int64_t ne0);
+
+/* Converts rows [row0, row0 + n) of tensor t from its stored type to type `to`: dequantized to
+ * float into fbuf (n * ne0 floats, caller's scratch), then quantized with `importance` (NULL
+ * or ne0 weights) into dst (n * qs_type_row_bytes(to, ne0) bytes). qo: threads, cancel, and
+ * progress in rows of this call (the dequantize step reports none). Returns QS_OK,
+ * QS_CANCELLED, QS_ENOMEM or QS_ERR (message prefixed with the tensor's name). */
+int qs_convert_rows(const gguf_tensor *t, const char *name, qs_type to, int64_t row0, int64_t n,
+                    const float *importance, float *fbuf, void *dst, const qs_quantize_opts *qo,
+                    qs_error *err);
+
 /* Metadata key holding the plan (YAML text) in exported files. */
 #define QS_EXPORT_PLAN_KEY "quantscope.plan"
 /* llama.cpp's GGML_QNT_VERSION, written as general.quantization_version (u32). */
@@ -70,6 +96,9 @@ typedef struct qs_export_opts {
     qs_strlist *warnings;
     qs_export_warn_fn warn;
     void *warn_user;
+    /* NULL, or an importance matrix handed to the quantizers for the tensors it has an entry
+     * for (qs_convert_importance); borrowed for the call. */
+    const qs_imatrix *imatrix;
 } qs_export_opts;
 
 /* Writes m quantized per plan to out_path (see the top of this file). Metadata: every key/value
