@@ -162,8 +162,10 @@ static void draw(tui_ui *ui) {
     else if (ui->mode == TUI_MODE_INPUT_CTX)
         tui_textf(&ui->scr, sy, 0, ui->cols, TUI_C_TEXT, true,
                   "context length (tokens, k = x1024; Enter sets, Esc cancels): %s_", ui->input);
-    else
-        tui_text(&ui->scr, sy, 0, ui->cols, ui->app.status_error ? TUI_C_ERROR : TUI_C_DIM, ui->app.status, true);
+    else {
+        int gw = tui_jobs_gauge(ui, sy, ui->cols);
+        tui_text(&ui->scr, sy, 0, ui->cols - gw, ui->app.status_error ? TUI_C_ERROR : TUI_C_DIM, ui->app.status, true);
+    }
     tui_function_bar(&ui->scr, ui->rows - 1, ui->cols, ui->view);
     if (ui->mode == TUI_MODE_HELP) draw_help(ui);
     if (ui->mode == TUI_MODE_PRESETS) draw_presets(ui);
@@ -336,6 +338,12 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
         free(ui);
         return QS_ERR;
     }
+    if (tui_jobs_init(&ui->jobs, &ui->ev, 2, err) != QS_OK) {
+        tui_events_destroy(&ui->ev);
+        tui_app_close(&ui->app);
+        free(ui);
+        return QS_ERR;
+    }
     tui_theme th;
     qs_error terr;
     static const char *const dirs[] = {QS_THEMES_DIR, QS_SOURCE_THEMES_DIR, NULL};
@@ -345,6 +353,8 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
     bool no_color = nc && *nc;
     if (!getenv("ESCDELAY")) set_escdelay(25);
     if (!initscr()) {
+        tui_jobs_shutdown(&ui->jobs);
+        tui_events_drain(&ui->ev, ui);
         tui_events_destroy(&ui->ev);
         tui_app_close(&ui->app);
         free(ui);
@@ -405,6 +415,9 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
     if (chained) sigaction(SIGWINCH, &old, NULL);
     g_events = NULL;
     endwin();
+    /* stop the workers, then let the ended jobs' done calls free what they own */
+    tui_jobs_shutdown(&ui->jobs);
+    tui_events_drain(&ui->ev, ui);
     tui_events_destroy(&ui->ev);
     tui_app_close(&ui->app);
     free(ui);

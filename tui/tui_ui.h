@@ -6,6 +6,7 @@
 #include "tui_app.h"
 #include "tui_draw.h"
 #include "tui_events.h"
+#include "tui_jobs.h"
 #include "tui_keys.h"
 
 typedef enum tui_mode {
@@ -21,6 +22,8 @@ typedef struct tui_ui {
     tui_app app;
     tui_screen scr;
     tui_events ev;
+    tui_jobs jobs;                     /* background work (tui_jobs.h); results come through ev */
+    struct tui_quality *quality;       /* Errors / Trade-off state, created on first use (tui_quality.h) */
     tui_view view;
     tui_mode mode;
     bool quit;
@@ -40,5 +43,8 @@ void tui_view_draw(tui_ui *ui, int y, int h);
 bool tui_view_action(tui_ui *ui, tui_action act);
 /* Number of rows in the current view's list. */
 int tui_view_rows(tui_ui *ui);
+/* Draws the background-job gauge right-aligned in row y of a w-column line (the status line);
+ * returns the columns it took (0 when no job runs). */
+int tui_jobs_gauge(tui_ui *ui, int y, int w);
 
 #endif

@@ -1,0 +1,220 @@
+/* The background job runner: results reach the UI thread in order, keys supersede, cancel and
+ * shutdown end every job with exactly one done call. */
+#include "qs_test_util.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tui_jobs.h"
+
+typedef struct rec {
+    int done_calls;
+    int status;
+    char msg[128];
+    pthread_t done_thread;
+    int runs;            /* the run function started (worker side, atomic enough for a test) */
+    atomic_int release;  /* blocking jobs wait for this or for cancel */
+    atomic_int started;
+    char order[64];      /* 'p' for a post, 'd' for done, in arrival order */
+    int order_n;
+    uint64_t seen_done, seen_total;
+} rec;
+
+static void done_cb(void *ui, void *arg, int status, const char *msg) {
+    (void)ui;
+    rec *r = arg;
+    r->done_calls++;
+    r->status = status;
+    snprintf(r->msg, sizeof r->msg, "%s", msg);
+    r->done_thread = pthread_self();
+    if (r->order_n < 63) r->order[r->order_n++] = 'd';
+}
+
+static void post_cb(void *ui, void *data) {
+    (void)ui;
+    rec *r = data;
+    if (r->order_n < 63) r->order[r->order_n++] = 'p';
+}
+
+/* Drains events until cond(arg) holds; a guard of 20 s against a hang (not a timing check). */
+static bool pump(tui_events *ev, bool (*cond)(void *), void *arg) {
+    for (int i = 0; i < 2000 && !cond(arg); i++) {
+        struct pollfd pf = {tui_events_fd(ev), POLLIN, 0};
+        poll(&pf, 1, 10);
+        tui_events_drain(ev, NULL);
+    }
+    return cond(arg);
+}
+
+static bool is_done(void *a) { return ((rec *)a)->done_calls > 0; }
+static bool has_started(void *a) { return atomic_load(&((rec *)a)->started) != 0; }
+
+static int run_progress(tui_job *j, void *arg, qs_error *err) {
+    (void)err;
+    rec *r = arg;
+    r->runs++;
+    for (uint64_t i = 1; i <= 10; i++)
+        if (tui_job_progress(j, i, 10)) return QS_CANCELLED;
+    tui_job_post(j, post_cb, r);
+    tui_job_post(j, post_cb, r);
+    return QS_OK;
+}
+
+static int run_blocking(tui_job *j, void *arg, qs_error *err) {
+    (void)err;
+    rec *r = arg;
+    r->runs++;
+    atomic_store(&r->started, 1);
+    while (!atomic_load(&r->release)) {
+        if (tui_job_cancelled(j)) {
+            /* progress reports the cancel too */
+            return tui_job_progress(j, 1, 2) ? QS_CANCELLED : QS_ERR;
+        }
+        usleep(1000);
+    }
+    return QS_OK;
+}
+
+static int run_fail(tui_job *j, void *arg, qs_error *err) {
+    (void)j;
+    ((rec *)arg)->runs++;
+    return qs_error_set(err, "model.gguf: tensor 3: bad type");
+}
+
+static void test_done_on_ui_thread_in_order(void **state) {
+    (void)state;
+    tui_events ev;
+    tui_jobs jobs;
+    qs_error err;
+    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
+    assert_int_equal(tui_jobs_init(&jobs, &ev, 2, &err), QS_OK);
+    static rec r;
+    memset(&r, 0, sizeof r);
+    tui_job_desc d = {.label = "progress", .run = run_progress, .done = done_cb, .arg = &r};
+    assert_true(tui_jobs_submit(&jobs, &d) > 0);
+    assert_true(pump(&ev, is_done, &r));
+    assert_int_equal(r.done_calls, 1);
+    assert_int_equal(r.status, QS_OK);
+    assert_string_equal(r.msg, "");
+    assert_true(pthread_equal(r.done_thread, pthread_self()));
+    assert_string_equal(r.order, "ppd"); /* posts first, then done */
+    assert_false(tui_jobs_busy(&jobs, 0));
+
+    /* a failing job: its message reaches done */
+    static rec f;
+    memset(&f, 0, sizeof f);
+    d = (tui_job_desc){.label = "fail", .run = run_fail, .done = done_cb, .arg = &f};
+    assert_true(tui_jobs_submit(&jobs, &d) > 0);
+    assert_true(pump(&ev, is_done, &f));
+    assert_int_equal(f.status, QS_ERR);
+    assert_string_equal(f.msg, "model.gguf: tensor 3: bad type");
+
+    tui_jobs_shutdown(&jobs);
+    tui_events_drain(&ev, NULL);
+    tui_events_destroy(&ev);
+}
+
+static void test_supersede_and_cancel(void **state) {
+    (void)state;
+    tui_events ev;
+    tui_jobs jobs;
+    qs_error err;
+    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
+    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, &err), QS_OK);
+    static rec a, b, c, x;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    memset(&c, 0, sizeof c);
+    memset(&x, 0, sizeof x);
+    /* a (key 7) runs and blocks the only worker; b (key 9) waits behind it */
+    tui_job_desc da = {.label = "a", .key = 7, .run = run_blocking, .done = done_cb, .arg = &a};
+    tui_job_desc db = {.label = "b", .key = 9, .run = run_blocking, .done = done_cb, .arg = &b};
+    uint64_t ida = tui_jobs_submit(&jobs, &da);
+    assert_true(ida > 0);
+    assert_true(pump(&ev, has_started, &a));
+    uint64_t idb = tui_jobs_submit(&jobs, &db);
+    assert_true(idb > ida);
+    tui_job_info info[4];
+    int n = tui_jobs_list(&jobs, info, 4);
+    assert_int_equal(n, 2);
+    assert_true(info[0].running && info[0].id == ida && !strcmp(info[0].label, "a"));
+    assert_true(!info[1].running && info[1].id == idb);
+    assert_true(tui_jobs_busy(&jobs, 9));
+
+    /* c with key 9 supersedes the queued b: b ends without ever running */
+    tui_job_desc dc = {.label = "c", .key = 9, .run = run_progress, .done = done_cb, .arg = &c};
+    assert_true(tui_jobs_submit(&jobs, &dc) > 0);
+    assert_true(pump(&ev, is_done, &b));
+    assert_int_equal(b.status, QS_CANCELLED);
+    assert_int_equal(b.runs, 0);
+    assert_int_equal(c.done_calls, 0); /* still behind a */
+
+    /* x with key 7 supersedes the running a: its cancel flag stops it, then c and x run */
+    tui_job_desc dx = {.label = "x", .key = 7, .run = run_progress, .done = done_cb, .arg = &x};
+    assert_true(tui_jobs_submit(&jobs, &dx) > 0);
+    assert_true(pump(&ev, is_done, &a));
+    assert_int_equal(a.status, QS_CANCELLED);
+    assert_true(pump(&ev, is_done, &x));
+    assert_int_equal(c.status, QS_OK);
+    assert_int_equal(x.status, QS_OK);
+    assert_int_equal(a.done_calls + b.done_calls + c.done_calls + x.done_calls, 4);
+
+    /* cancel by id */
+    static rec y;
+    memset(&y, 0, sizeof y);
+    tui_job_desc dy = {.label = "y", .run = run_blocking, .done = done_cb, .arg = &y};
+    uint64_t idy = tui_jobs_submit(&jobs, &dy);
+    assert_true(pump(&ev, has_started, &y));
+    assert_false(tui_jobs_cancel(&jobs, idy + 100));
+    assert_true(tui_jobs_cancel(&jobs, idy));
+    assert_true(pump(&ev, is_done, &y));
+    assert_int_equal(y.status, QS_CANCELLED);
+    assert_false(tui_jobs_cancel_key(&jobs, 7));
+
+    tui_jobs_shutdown(&jobs);
+    tui_events_drain(&ev, NULL);
+    tui_events_destroy(&ev);
+}
+
+static void test_shutdown_ends_everything(void **state) {
+    (void)state;
+    tui_events ev;
+    tui_jobs jobs;
+    qs_error err;
+    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
+    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, &err), QS_OK);
+    static rec a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    tui_job_desc da = {.label = "a", .run = run_blocking, .done = done_cb, .arg = &a};
+    tui_job_desc db = {.label = "b", .run = run_blocking, .done = done_cb, .arg = &b};
+    assert_true(tui_jobs_submit(&jobs, &da) > 0);
+    assert_true(tui_jobs_submit(&jobs, &db) > 0);
+    assert_true(pump(&ev, has_started, &a));
+    tui_jobs_shutdown(&jobs); /* returns: the running job saw its cancel flag */
+    tui_events_drain(&ev, NULL);
+    assert_int_equal(a.done_calls, 1);
+    assert_int_equal(a.status, QS_CANCELLED);
+    assert_int_equal(b.done_calls, 1);
+    assert_int_equal(b.status, QS_CANCELLED);
+    assert_int_equal(b.runs, 0);
+    /* after shutdown nothing is queued, and the caller keeps its argument */
+    static rec c;
+    memset(&c, 0, sizeof c);
+    tui_job_desc dc = {.label = "c", .run = run_progress, .done = done_cb, .arg = &c};
+    assert_int_equal(tui_jobs_submit(&jobs, &dc), 0);
+    tui_jobs_shutdown(&jobs); /* twice is harmless */
+    tui_events_destroy(&ev);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_done_on_ui_thread_in_order),
+        cmocka_unit_test(test_supersede_and_cancel),
+        cmocka_unit_test(test_shutdown_ends_everything),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
