@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tui_chat.h"
 #include "tui_ui.h"
 
 typedef struct line {
@@ -296,9 +297,7 @@ void tui_view_draw(tui_ui *ui, int y, int h) {
     case TUI_VIEW_TRADEOFF:
         draw_placeholder(ui, y, h, "The size / error plot of presets and budget plans comes later.");
         break;
-    case TUI_VIEW_CHAT:
-        draw_placeholder(ui, y, h, "Chat with the planned model through quantscope's engine comes later.");
-        break;
+    case TUI_VIEW_CHAT: tui_chat_draw(ui, y, h); break;
     default: break;
     }
 }
