@@ -266,7 +266,7 @@ static void on_event(void *uip, void *data) {
         if (it) {
             it->state[ev->side] = ev->state;
             it->n_tok[ev->side] = ev->n_tok;
-            it->tps[ev->side] = ev->tps;
+            if (ev->tps > 0) it->tps[ev->side] = ev->tps; /* else the live figure stays */
             snprintf(it->end[ev->side], sizeof it->end[ev->side], "%.199s", ev->text);
         }
         c->waiting[ev->side] = ev->state == R_FULL;
