@@ -52,6 +52,18 @@ wait_for() {
     done
     return 1
 }
+# wait_count NAME REGEX N WHAT [SECONDS]: until at least N screen lines match
+wait_count() {
+    local i n=$(( ${5:-5} * 20 ))
+    for ((i = 0; i < n; i++)); do
+        screen "$1" >"$T/screen" 2>/dev/null
+        if [ "$(grep -Ec -- "$2" "$T/screen")" -ge "$3" ]; then ok; return 0; fi
+        sleep 0.05
+    done
+    bad "$4: fewer than $3 lines /$2/:"
+    cat "$T/screen" >&2
+    return 1
+}
 expect_screen() { if wait_for "$1" "$2" "${4:-5}"; then ok; else bad "$3: /$2/ not on screen:"; cat "$T/screen" >&2; fi; }
 keys() { local s=$1; shift; tm send-keys -t "$s" "$@"; }
 typed() { tm send-keys -t "$1" -l "$2"; }
@@ -117,7 +129,7 @@ expect_screen chat 'Enter Send +Esc Stop +F2 A/B' "chat keys in the bottom bar"
 typed chat "Once upon a time"
 expect_screen chat '^> Once upon a time' "the line editor shows the message"
 keys chat Enter
-expect_screen chat '^\[256 tokens, [0-9.]+ t/s; reply limit' "the reply ends at the limit with tokens/s" 20
+expect_screen chat '^\[256 tokens, [0-9.]+ t/s; reply limit' "the reply ends at the limit with tokens/s" 30
 if contains "$(joined)" "$REF1"; then ok; else bad "greedy reply is not llama.cpp's reference:"; echo "want: $REF1" >&2; joined >&2; fi
 expect_screen chat 'plan applied: 0 tensors re-quantized' "the first reply applies the (unchanged) plan"
 
@@ -128,8 +140,7 @@ keys chat 6
 expect_screen chat 're-quantizes before the next reply' "the chat says the plan changed"
 typed chat "Lily and Tom went to the"
 keys chat Enter
-expect_screen chat '^\[256 tokens, [0-9.]+ t/s; reply limit.*\n?' "second reply" 20
-wait_for chat "^Lily and Tom went to the" 10
+wait_count chat '^\[256 tokens, [0-9.]+ t/s; reply limit' 2 "the second reply ends" 30
 note=$(grep -n "plan applied: $BLK0 tensors re-quantized" "$T/screen" | head -1 | cut -d: -f1)
 reply=$(grep -n '^Lily and Tom went to the' "$T/screen" | head -1 | cut -d: -f1)
 if [ -n "$note" ] && [ -n "$reply" ] && [ "$note" -lt "$reply" ]; then ok
@@ -142,8 +153,8 @@ expect_screen chat '\| A/B$' "F2 turns A/B mode on"
 typed chat "Once upon a time"
 keys chat Enter
 expect_screen chat '^ A original \(as stored\) +[0-9.]+ t/s +.* B planned: \(new plan\) \[modified\] +[0-9.]+ t/s' "A/B column headers with tokens/s" 20
-wait_joined chat '\[256 tokens, [0-9.]+ t/s; reply limit \(F5\)\] *$' "the A column finishes" 20 1 59
-wait_joined chat '\[256 tokens, [0-9.]+ t/s; reply limit \(F5\)\] *$' "the B column finishes" 20 61 120
+wait_joined chat '\[256 tokens, [0-9.]+ t/s; reply limit \(F5\)\] *$' "the A column finishes" 30 1 59
+wait_joined chat '\[256 tokens, [0-9.]+ t/s; reply limit \(F5\)\] *$' "the B column finishes" 30 61 120
 if contains "$(joined 1 59)" "$REF1"; then ok; else bad "A column (original model) is not the reference:"; joined 1 59 >&2; fi
 keys chat F10
 expect_screen chat 'Quit anyway\? \[y/N\]' "F10 quits from the chat (asks: the plan changed)"
