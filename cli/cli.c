@@ -89,12 +89,19 @@ static const char *demo_model(char *buf, size_t n) {
     return buf;
 }
 
+static bool is_command(const char *name) {
+    for (const cli_command *c = cli_commands; c->name; c++)
+        if (!strcmp(c->name, name)) return true;
+    return false;
+}
+
 int cli_main(int argc, char **argv) {
     setlocale(LC_ALL, "");
     /* quantscope [MODEL.gguf [--plan P] [--theme T]]: the explorer on a terminal; when stdin or
      * stdout is not a terminal (pipes, scripts), the model's info instead. No model: the
      * built-in demo model. */
-    if (argc < 2 || (argv[1][0] != '-' && access(argv[1], F_OK) == 0)) {
+    /* a command name wins over a file of that name (the source tree has a bench/ folder) */
+    if (argc < 2 || (argv[1][0] != '-' && !is_command(argv[1]) && access(argv[1], F_OK) == 0)) {
         char demo[4096];
         const char *model = argc >= 2 ? argv[1] : demo_model(demo, sizeof demo);
         if (!model) return CLI_FAIL;

@@ -20,16 +20,18 @@ static void on_signal(int sig) {
 typedef struct progress_line {
     const qs_applied *a;
     int last_pm;  /* last permille drawn */
+    int last_td;  /* last tensor count drawn */
     int width;    /* characters drawn, to wipe them */
 } progress_line;
 
 static int draw_progress(void *user, uint64_t done, uint64_t total) {
     progress_line *p = user;
     int pm = total ? (int)(1000 * done / total) : 1000;
-    if (pm == p->last_pm) return 0;
-    p->last_pm = pm;
     int td, tt;
     qs_applied_progress_tensors(p->a, &td, &tt);
+    if (pm == p->last_pm && td == p->last_td) return 0;
+    p->last_pm = pm;
+    p->last_td = td;
     char a[32], b[32];
     int w = fprintf(stderr, "\rquantizing %d/%d tensors %3d%%  %s of %s ", td, tt, pm / 10,
                     cli_fmt_bytes(done, a, sizeof a), cli_fmt_bytes(total, b, sizeof b));
@@ -72,7 +74,7 @@ int cli_engine_open(cli_engine *e, const char *cmd, const char *model_path, cons
     else snprintf(e->plan_desc, sizeof e->plan_desc, "plan %s", plan_path);
 
     const bool tty = isatty(STDERR_FILENO);
-    progress_line pl = {.a = e->applied, .last_pm = -1};
+    progress_line pl = {.a = e->applied, .last_pm = -1, .last_td = -1};
     atomic_store(&g_cancel, 0);
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;

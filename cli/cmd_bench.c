@@ -244,8 +244,9 @@ int cmd_bench(int argc, char **argv) {
         cli_json_print(o);
     } else {
         char a[32], b[32], p[32];
-        printf("%s: %s, %s of weights, %s parameters, %d threads, batch %d\n", model, e.plan_desc,
-               cli_fmt_bytes(wbytes, a, sizeof a), cli_fmt_count(e.cp.m->n_params, p, sizeof p), nthreads, ip.n_batch);
+        printf("%s: %s, %s of weights, %s parameters, %d thread%s, batch %d\n", model, e.plan_desc,
+               cli_fmt_bytes(wbytes, a, sizeof a), cli_fmt_count(e.cp.m->n_params, p, sizeof p), nthreads,
+               nthreads == 1 ? "" : "s", ip.n_batch);
         printf("%-8s %12s %22s %12s %12s %5s\n", "test", "t/s median", "mean +/- stddev", "min", "max", "runs");
         const test_stats *ts[2] = {&pp, &tg};
         const char *names[2] = {pname, gname};

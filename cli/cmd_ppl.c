@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "cli_engine.h"
@@ -50,6 +51,12 @@ static char *read_text(const char *path, size_t *len) {
         cli_fail("ppl", "%s: %s", path, strerror(errno));
         return NULL;
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        cli_fail("ppl", "%s: is a directory, not a text file", path);
+        return NULL;
+    }
     size_t cap = 1 << 16, n = 0;
     char *b = malloc(cap + 1);
     while (b) {
@@ -62,7 +69,7 @@ static char *read_text(const char *path, size_t *len) {
     const bool bad = ferror(f);
     fclose(f);
     if (!b || bad) {
-        cli_fail("ppl", "%s: %s", path, b ? "read error (is it a directory?)" : "out of memory");
+        cli_fail("ppl", "%s: %s", path, b ? strerror(EIO) : "out of memory");
         free(b);
         return NULL;
     }

@@ -194,6 +194,33 @@ static void test_same_bytes_as_export_tiny(void **state) {
 }
 
 /* With an importance matrix, export and apply still agree, and the matrix changes bytes. */
+/* Tied embeddings (qwen3 layout, no output.weight): the output projection follows the
+ * converted token_embd. */
+static void test_same_bytes_tied_qwen3(void **state) {
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/applied-tiny-qwen3.gguf", qs_test_tmpdir());
+    qs_synth_opts so = {.type = QS_TYPE_BF16, .seed = 5};
+    qs_error err;
+    if (qs_synth_write(qs_synth_find("tiny-qwen3"), path, &so, &err) != QS_OK) fail_msg("%s", err.msg);
+    qs_plan p;
+    qs_plan_init(&p);
+    qs_plan_set_preset(&p, QS_PRESET_Q4_K_M);
+    check_same_as_export(path, &p, NULL, "qwen3-q4km");
+    qs_model *m = open_model(path);
+    qs_applied *a = new_applied(m);
+    apply_ok(a, &p, NULL, NULL);
+    const qs_infer_model *pm = qs_applied_planned(a);
+    assert_true(pm->hp.tied_embeddings);
+    assert_ptr_equal(pm->output.data, pm->tok_embd.data);
+    assert_int_equal(pm->output.type, pm->tok_embd.type);
+    assert_ptr_equal(pm->tok_embd.data, qs_applied_tensor_data(a, qs_model_find(m, "token_embd.weight"), NULL));
+    assert_true(pm->tok_embd.type != QS_TYPE_BF16);
+    qs_applied_free(a);
+    qs_model_close(m);
+    qs_plan_free(&p);
+}
+
 static void test_same_bytes_with_imatrix(void **state) {
     (void)state;
     const char *path = tiny_f16();
@@ -447,6 +474,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_bytes_as_export_stories),
         cmocka_unit_test(test_same_bytes_as_export_tiny),
+        cmocka_unit_test(test_same_bytes_tied_qwen3),
         cmocka_unit_test(test_same_bytes_with_imatrix),
         cmocka_unit_test(test_incremental),
         cmocka_unit_test(test_cancel_and_failure_keep_state),
