@@ -346,8 +346,9 @@ int cmd_chat(int argc, char **argv) {
         if (run_turn(s, o.prompt, false, &o) != QS_OK) rc = CLI_FAIL;
     } else {
         const bool tty = isatty(0);
-        fprintf(stderr, "quantscope chat: %s, template %s, context %d, %d threads%s\n", o.model,
-                qs_chat_tmpl_name(t), qs_infer_n_ctx(cm.ctx), qs_infer_n_threads(cm.ctx),
+        const int nt = qs_infer_n_threads(cm.ctx);
+        fprintf(stderr, "quantscope chat: %s, template %s, context %d, %d thread%s%s\n", o.model,
+                qs_chat_tmpl_name(t), qs_infer_n_ctx(cm.ctx), nt, nt == 1 ? "" : "s",
                 tty ? "; one line per turn, Ctrl-D ends" : "");
         char *line = NULL;
         size_t cap = 0;
