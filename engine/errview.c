@@ -77,7 +77,8 @@ int qs_errv_table_init(qs_errv_table *t, const qs_model *m, qs_error *err) {
     t->preset_types = calloc(nt * QS_PRESET_COUNT, sizeof *t->preset_types);
     if (!t->item || !t->group || !t->cells || !t->preset_types || qs_model_plan_view(m, &pm, &pt) != QS_OK) {
         qs_errv_table_free(t);
-        return qs_error_set(err, "out of memory"), QS_ENOMEM;
+        qs_error_set(err, "out of memory");
+        return QS_ENOMEM;
     }
     for (int i = 0; i < t->n_tensors; i++) {
         const qs_model_tensor *mt = &m->tensors[i];
@@ -99,7 +100,8 @@ int qs_errv_table_init(qs_errv_table *t, const qs_model *m, qs_error *err) {
         qs_plan_free(&plan);
         if (rc == QS_ENOMEM) {
             qs_errv_table_free(t);
-            return qs_error_set(err, "out of memory"), QS_ENOMEM;
+            qs_error_set(err, "out of memory");
+            return QS_ENOMEM;
         }
         if (rc != QS_OK) continue;
         int *row = t->preset_types + (size_t)p * nt;
@@ -326,7 +328,8 @@ static int problem_build(const qs_errv_table *t, problem *p, qs_error *err) {
     p->cands = calloc(ni * (size_t)nl, sizeof *p->cands);
     if (!p->items || !p->tensor || !p->cands) {
         problem_free(p);
-        return qs_error_set(err, "out of memory"), QS_ENOMEM;
+        qs_error_set(err, "out of memory");
+        return QS_ENOMEM;
     }
     int missing = 0, used = 0;
     for (int i = 0; i < t->n_tensors; i++) {

@@ -140,9 +140,9 @@ keys main '?'
 expect_screen main 'Help: keys' "help opens"
 expect_screen main 'double / halve the context length' "help lists view keys from the table"
 keys main Escape 4
-expect_screen main 'Errors view: not built yet' "errors placeholder says so"
+expect_screen main 'rel RMSE per block' "errors view (tests/e2e_tui_views.sh covers it)"
 keys main Tab
-expect_screen main 'Trade-off view: not built yet' "Tab goes to the next view"
+expect_screen main 'vs rel RMSE of the quantized weights' "Tab goes to the next view"
 keys main BTab BTab
 expect_screen main 'largest context' "Shift-Tab goes back"
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tui_chat.h"
+#include "tui_quality.h"
 #include "tui_ui.h"
 
 #ifndef QS_THEMES_DIR
@@ -431,6 +432,7 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
     tui_jobs_shutdown(&ui->jobs);
     tui_events_drain(&ui->ev, ui);
     tui_chat_free(ui);
+    tui_quality_free(ui);
     tui_events_destroy(&ui->ev);
     tui_app_close(&ui->app);
     free(ui);

@@ -16,6 +16,8 @@ const char *tui_view_name(tui_view v) {
 #define L TUI_VIEW_LAYERS
 #define M TUI_VIEW_MEMORY
 #define C TUI_VIEW_CHAT
+#define E TUI_VIEW_ERRORS
+#define T TUI_VIEW_TRADEOFF
 
 static const tui_keydef table[] = {
     /* layers */
@@ -62,6 +64,24 @@ static const tui_keydef table[] = {
     {'?', C, TUI_ACT_CHAT_TYPE, NULL, NULL, "typed into the message"},
     {KEY_F(1), C, TUI_ACT_HELP, "F1", "Help", "this help"},
     {KEY_F(10), C, TUI_ACT_QUIT, "F10", "Quit", "quit (asks when the plan has unsaved changes)"},
+    /* errors */
+    {'+', E, TUI_ACT_RAISE, "+/-", "Type", "more bits for the selected tensor (a per-tensor override)"},
+    {'=', E, TUI_ACT_RAISE, NULL, NULL, "more bits (same as +)"},
+    {'-', E, TUI_ACT_LOWER, NULL, NULL, "fewer bits for the selected tensor"},
+    {'[', E, TUI_ACT_CMP_LOWER, "[/]", "Compare", "compare with the next type with fewer bits"},
+    {']', E, TUI_ACT_CMP_HIGHER, NULL, NULL, "compare with the next type with more bits"},
+    {'x', E, TUI_ACT_CMP_TOGGLE, "x", "Cmp on/off", "comparison with a second type on / off"},
+    {TUI_KEY_ESC, E, TUI_ACT_STOP_JOBS, "Esc", "Stop", "stop refining errors in the background"},
+    {'R', E, TUI_ACT_REFINE, "R", "Refine", "refine errors (exact, every row) again"},
+    /* trade-off */
+    {'\n', T, TUI_ACT_APPLY, "Enter", "Use", "make the selected point the plan"},
+    {'\r', T, TUI_ACT_APPLY, NULL, NULL, "make the selected point the plan"},
+    {KEY_ENTER, T, TUI_ACT_APPLY, NULL, NULL, "make the selected point the plan"},
+    {'b', T, TUI_ACT_AXIS_TOGGLE, "b", "MiB/bpw", "size axis in MiB or in bits per weight"},
+    {'[', T, TUI_ACT_CMP_LOWER, "[/]", "Step", "halve / double the memory step of \"what more would buy\""},
+    {']', T, TUI_ACT_CMP_HIGHER, NULL, NULL, "double the memory step"},
+    {TUI_KEY_ESC, T, TUI_ACT_STOP_JOBS, "Esc", "Stop", "stop refining errors in the background"},
+    {'R', T, TUI_ACT_REFINE, "R", "Refine", "refine errors (exact, every row) again"},
     /* everywhere */
     {KEY_UP, G, TUI_ACT_UP, NULL, NULL, "move up"},
     {'k', G, TUI_ACT_UP, NULL, NULL, "move up"},

@@ -58,6 +58,13 @@ typedef enum tui_action {
     TUI_ACT_CHAT_NEW,      /* chat: new conversation */
     TUI_ACT_CHAT_EDIT,     /* chat: line editing keys (help only) */
     TUI_ACT_CHAT_TYPE,     /* chat: printable keys are typed into the message (help only) */
+    TUI_ACT_CMP_LOWER,     /* errors: compare type one rung down; trade-off: halve the step */
+    TUI_ACT_CMP_HIGHER,    /* errors: compare type one rung up; trade-off: double the step */
+    TUI_ACT_CMP_TOGGLE,    /* errors: comparison on / off */
+    TUI_ACT_STOP_JOBS,     /* errors, trade-off: stop refining in the background */
+    TUI_ACT_REFINE,        /* errors, trade-off: refine (exact errors) again */
+    TUI_ACT_AXIS_TOGGLE,   /* trade-off: x axis MiB / bits per weight */
+    TUI_ACT_APPLY,         /* trade-off: make the selected point the plan */
     TUI_ACT_COUNT
 } tui_action;
 

@@ -1,10 +1,11 @@
-/* The views: Model, Layers and plan, Memory, and the placeholders for views not built yet.
+/* The views: Model, Layers and plan, Memory; dispatch to Errors, Trade-off (tui_quality) and Chat.
  * Every figure is read from tui_app (which takes it from quant/ and engine/). */
 #include <curses.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tui_chat.h"
+#include "tui_quality.h"
 #include "tui_ui.h"
 
 typedef struct line {
@@ -258,18 +259,6 @@ static void draw_memory(tui_ui *ui, int y, int h) {
     }
 }
 
-/* ---- placeholders -------------------------------------------------------------------------- */
-
-static void draw_placeholder(tui_ui *ui, int y, int h, const char *what) {
-    const tui_screen *s = &ui->scr;
-    for (int r = 0; r < h; r++) tui_text(s, y + r, 0, ui->cols, TUI_C_TEXT, "", true);
-    tui_textf(s, y + 1, 2, ui->cols - 4, TUI_C_TITLE, false, "%s view: not built yet", tui_view_name(ui->view));
-    tui_text(s, y + 3, 2, ui->cols - 4, TUI_C_DIM, what, false);
-    tui_text(s, y + 4, 2, ui->cols - 4, TUI_C_DIM, "Nothing is shown here rather than made-up figures.", false);
-    ui->body_y = y;
-    ui->body_h = 0;
-}
-
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 void tui_view_draw(tui_ui *ui, int y, int h) {
@@ -291,12 +280,8 @@ void tui_view_draw(tui_ui *ui, int y, int h) {
     }
     case TUI_VIEW_LAYERS: draw_layers(ui, y, h); break;
     case TUI_VIEW_MEMORY: draw_memory(ui, y, h); break;
-    case TUI_VIEW_ERRORS:
-        draw_placeholder(ui, y, h, "Error histograms per tensor and per block (computed in the background) come later.");
-        break;
-    case TUI_VIEW_TRADEOFF:
-        draw_placeholder(ui, y, h, "The size / error plot of presets and budget plans comes later.");
-        break;
+    case TUI_VIEW_ERRORS: tui_errors_draw(ui, y, h); break;
+    case TUI_VIEW_TRADEOFF: tui_tradeoff_draw(ui, y, h); break;
     case TUI_VIEW_CHAT: tui_chat_draw(ui, y, h); break;
     default: break;
     }
@@ -305,6 +290,8 @@ void tui_view_draw(tui_ui *ui, int y, int h) {
 int tui_view_rows(tui_ui *ui) { return ui->list[ui->view].n; }
 
 bool tui_view_action(tui_ui *ui, tui_action act) {
+    if (ui->view == TUI_VIEW_ERRORS) return tui_errors_action(ui, act);
+    if (ui->view == TUI_VIEW_TRADEOFF) return tui_tradeoff_action(ui, act);
     tui_app *a = &ui->app;
     int sel = ui->list[TUI_VIEW_LAYERS].selected;
     if (ui->view == TUI_VIEW_LAYERS) {

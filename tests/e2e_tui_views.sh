@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# End-to-end: the explorer's Errors and Trade-off views, driven in tmux (send-keys, capture-pane).
+# The figures on screen are checked against `quantscope errors` for the same tensor and type.
+# Usage: e2e_tui_views.sh QUANTSCOPE SHARED_DIR   ($QS_TUI_BIN overrides the explorer binary)
+set -u
+QS=$1
+SHARED=$2
+TUI=${QS_TUI_BIN:-$1}
+M=$SHARED/models/stories260K.gguf
+T=$(mktemp -d)
+SOCK=qs_e2e_views_$$
+tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
+trap 'tm kill-server >/dev/null 2>&1; rm -rf "$T"' EXIT
+fails=0
+pass=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+if [ ! -r "$M" ] || ! command -v tmux >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
+    if [ -n "${CI:-}" ]; then echo "FAIL: $M, tmux or python3 missing under CI" >&2; exit 1; fi
+    echo "skipping: $M, tmux or python3 not found (not under CI)"
+    exit 0
+fi
+export XDG_CONFIG_HOME=$T/config XDG_CACHE_HOME=$T/cache
+export LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color
+unset NO_COLOR
+
+start() { # NAME COLS ROWS ENV... -- ARGS
+    local name=$1 cols=$2 rows=$3
+    shift 3
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    printf '%q ' env TERM=xterm-256color "${envs[@]}" "$TUI" "$@" >"$T/$name.cmd"
+    echo "2>$T/$name.err; echo \$? >$T/$name.rc; sleep 60" >>"$T/$name.cmd"
+    tm new-session -d -s "$name" -x "$cols" -y "$rows" "sh $T/$name.cmd"
+}
+screen() { tm capture-pane -p -t "$1"; }
+wait_for() { # NAME REGEX [SECONDS]: the screen is left in $T/screen
+    local i n=$(( ${3:-10} * 20 ))
+    for ((i = 0; i < n; i++)); do
+        screen "$1" >"$T/screen" 2>/dev/null
+        if grep -Eq -- "$2" "$T/screen"; then return 0; fi
+        sleep 0.05
+    done
+    return 1
+}
+expect_screen() { if wait_for "$1" "$2" "${4:-10}"; then ok; else bad "$3: /$2/ not on screen:"; cat "$T/screen" >&2; fi; }
+keys() { local s=$1; shift; tm send-keys -t "$s" "$@"; }
+exited() {
+    local i
+    for ((i = 0; i < 100; i++)); do [ -s "$T/$1.rc" ] && return 0; sleep 0.05; done
+    return 1
+}
+# metrics NAME TYPE-LABEL: "rmse rel max snr cosine" of the view's row for that type (exact only)
+metrics() {
+    python3 - "$T/screen" "$1" <<'PY'
+import re, sys
+pat = re.compile(re.escape(sys.argv[2]) + r" +(\S+) +(\S+) +(\S+) +(\S+) +(\S+) +exact")
+for line in open(sys.argv[1], encoding="utf-8"):
+    m = pat.search(line)
+    if m: print(" ".join(m.groups())); break
+PY
+}
+# cli TENSOR TYPE: the same five figures as `quantscope errors` prints them
+cli() {
+    "$QS" errors "$M" --type "$2" --tensor "^${1//./\\.}\$" | awk -v t="$1" '$1 == t { print $3, $4, $5, $6, $7 }'
+}
+
+printf 'version: 1\ndefault: Q8_0\n' >"$T/q8.yaml"
+
+# ---- Errors: histogram, metrics equal to `quantscope errors`, compare types ----------------
+start main 120 40 -- "$M" --plan "$T/q8.yaml"
+expect_screen main '292\.8 K' "opens"
+keys main 4
+expect_screen main 'token_embd\.weight +64 x 512 +stored F32' "errors view starts on the Layers selection"
+keys main j j
+expect_screen main 'blk\.0\.attn_q\.weight +64 x 64 +stored F32 +\(3 of 37' "j moves to blk.0.attn_q.weight"
+expect_screen main 'Q8_0 \(plan\) .* exact' "planned type's figures become exact"
+got=$(metrics 'Q8_0 (plan)')
+want=$(cli blk.0.attn_q.weight Q8_0)
+if [ -n "$want" ] && [ "$got" = "$want" ]; then ok; else bad "Q8_0 figures '$got', quantscope errors says '$want'"; fi
+expect_screen main 'planned Q8_0 +compare Q5_1' "default comparison: the next lower type that fits"
+expect_screen main 'Q5_1 .* exact' "compare figures exact"
+got=$(metrics 'Q5_1')
+want=$(cli blk.0.attn_q.weight Q5_1)
+if [ -n "$want" ] && [ "$got" = "$want" ]; then ok; else bad "Q5_1 figures '$got', quantscope errors says '$want'"; fi
+# the histogram: both titles, block characters, a symmetric axis around 0
+if grep -q 'Q8_0: error q - x' "$T/screen" && grep -q 'Q5_1: error q - x' "$T/screen"; then ok; else bad "histogram titles"; fi
+if [ "$(grep -c '[▁▂▃▄▅▆▇█]' "$T/screen")" -ge 3 ]; then ok; else bad "histogram bars drawn with block characters"; cat "$T/screen" >&2; fi
+if grep -Eq -- '-(0\.[0-9]+|[0-9.]+e-[0-9]+) +0 +(0\.[0-9]+|[0-9.]+e-[0-9]+)' "$T/screen"; then ok; else bad "histogram axis -r 0 +r"; fi
+
+# [ : compare with Q5_0 (figures from `quantscope errors` again); ] back; x off and on
+keys main '['
+expect_screen main 'planned Q8_0 +compare Q5_0' "[ lowers the compare type"
+expect_screen main 'Q5_0 .* exact' "Q5_0 figures exact"
+got=$(metrics 'Q5_0')
+want=$(cli blk.0.attn_q.weight Q5_0)
+if [ -n "$want" ] && [ "$got" = "$want" ]; then ok; else bad "Q5_0 figures '$got', quantscope errors says '$want'"; fi
+keys main ']'
+expect_screen main 'planned Q8_0 +compare Q5_1' "] raises it back"
+expect_screen main 'Q5_1 .* exact' "Q5_1 again (from the cache)"
+got=$(metrics 'Q5_1')
+want=$(cli blk.0.attn_q.weight Q5_1)
+if [ "$got" = "$want" ]; then ok; else bad "Q5_1 again '$got' vs '$want'"; fi
+keys main x
+expect_screen main 'no comparison \(x: compare\)' "x turns the comparison off"
+keys main x
+expect_screen main 'compare Q5_1' "x turns it on again"
+
+# per-block bars: the plan's figure equals sqrt(sum sse / sum ssx) from `quantscope errors --json`
+# (Q8_0 everywhere; ffn_down's rows of 172 fall back to F16)
+expect_screen main 'rel RMSE per block \(exact\): plan [0-9.e+-]+' "block bars with the plan's figure"
+shown=$(grep -Eo 'rel RMSE per block \(exact\): plan [0-9.e+-]+' "$T/screen" | awk '{print $NF}')
+"$QS" errors "$M" --type Q8_0 --json >"$T/q8.json" && "$QS" errors "$M" --type F16 --tensor ffn_down --json >"$T/f16.json"
+expect=$(python3 - "$T/q8.json" "$T/f16.json" <<'PY'
+import json, sys
+sse = ssx = 0.0
+for f in sys.argv[1:]:
+    for t in json.load(open(f))["tensors"]:
+        sse += t["rmse"] ** 2 * t["n_values"]
+        ssx += t["rms_weights"] ** 2 * t["n_values"]
+print(repr((sse / ssx) ** 0.5))
+PY
+)
+if python3 -c "import sys; s, e = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if abs(s - e) <= 0.006 * e else 1)" "$shown" "$expect"
+then ok; else bad "plan rel RMSE on screen $shown, from quantscope errors $expect"; fi
+if grep -Eq '^ +E +0 +1 +2 +3 +4 +O' "$T/screen" || grep -Eq ' E +0 +1 +2 +3 +4 +O' "$T/screen"; then ok; else bad "block labels E 0..4 O"; fi
+
+# ---- Trade-off: presets labelled, the plan marked, what more memory buys ---------------------
+keys main Tab
+expect_screen main 'MiB vs rel RMSE of the quantized weights' "trade-off view"
+expect_screen main 'more would buy: rel RMSE' "what more memory buys" 20
+# every table row, paging from the top (PgUp / PgDn: tmux sends what the terminal's keys send)
+rows() {
+    : >"$T/rows"
+    keys main PPage PPage PPage PPage
+    sleep 0.3
+    local i
+    for ((i = 0; i < 8; i++)); do screen main >>"$T/rows"; keys main NPage; sleep 0.3; done
+    keys main PPage PPage PPage PPage
+}
+rows
+for p in Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0 Q3_K_M Q2_K IQ4_NL F16 BF16; do
+    if grep -Eq "● $p +[0-9.]+ [KM]iB +[0-9.]+ +[0-9.e-]+ +exact" "$T/rows"; then ok; else bad "preset $p listed"; fi
+done
+if grep -Eq '◆ plan +356\.2 KiB' "$T/rows"; then ok; else bad "the current plan in the table (its size is the header's)"; fi
+expect_screen main '◆plan|plan◆' "the current plan marked on the plot"
+expect_screen main '^plan: 356\.2 KiB .*rel RMSE [0-9.e-]+ \(exact\)' "plan summary line"
+tshown=$(grep -Eo '^plan: 356\.2 KiB .*rel RMSE [0-9.e+-]+' "$T/screen" | awk '{print $NF}')
+if [ "$tshown" = "$shown" ]; then ok; else bad "trade-off plan figure $tshown differs from the errors view's $shown"; fi
+keys main b
+expect_screen main 'bits per weight vs rel RMSE' "b switches the axis to bits per weight"
+keys main b
+
+# the plan made the Q8_0 preset (Layers, p, Enter): its point is the preset's
+keys main 2 p Down Enter
+expect_screen main 'preset Q8_0' "Q8_0 preset applied"
+keys main 5
+expect_screen main '^plan: .*\(exact\)' "plan point exact again"
+rows
+planrow=$(grep -E '^◆ plan +[0-9]' "$T/rows" | head -1 | awk '{print $3, $4, $5, $6}')
+presetrow=$(grep -E '^● Q8_0 +[0-9]' "$T/rows" | head -1 | awk '{print $3, $4, $5, $6}')
+if [ -n "$planrow" ] && [ "$planrow" = "$presetrow" ]; then ok; else bad "plan point '$planrow' is not the Q8_0 preset's '$presetrow'"; fi
+# Enter on the smallest point (the first row: the budget planner's) makes it the plan
+first=$(grep -E '^· budget ' "$T/rows" | head -1 | awk '{print $3, $4, $6}')
+keys main Enter
+expect_screen main "plan: the budget planner's mix within" "Enter applies a budget point"
+expect_screen main '^plan: .*\(exact\)' "its point measured"
+rows
+planrow=$(grep -E '^◆ plan +[0-9]' "$T/rows" | head -1 | awk '{print $3, $4, $6}')
+if [ -n "$first" ] && [ "$first" = "$planrow" ]; then ok; else bad "applied budget point '$first', plan '$planrow'"; fi
+
+# ---- resize below the minimum and back, in both views --------------------------------------
+tm resize-window -t main -x 20 -y 6
+expect_screen main 'enlarge the terminal' "20x6: enlarge message"
+tm resize-window -t main -x 120 -y 40
+expect_screen main 'MiB vs rel RMSE' "trade-off back after the resize"
+keys main 4
+tm resize-window -t main -x 40 -y 10
+expect_screen main 'planned [A-Z]' "errors view at 40x10"
+tm resize-window -t main -x 20 -y 6
+expect_screen main 'enlarge the terminal' "20x6 again"
+tm resize-window -t main -x 100 -y 30
+expect_screen main 'rel RMSE per block' "errors view back at 100x30"
+# + in the Errors view: the selected tensor one type up, the figures follow
+keys main +
+expect_screen main 'blk\.0\.attn_q\.weight: [A-Z0-9_]+ -> [A-Z0-9_]+' "+ raises the selected tensor's type"
+newtype=$(grep -Eo 'blk\.0\.attn_q\.weight: [A-Z0-9_]+ -> [A-Z0-9_]+' "$T/screen" | awk '{print $NF}')
+expect_screen main "$newtype \\(plan\\) .* exact" "the new type's figures"
+got=$(metrics "$newtype (plan)")
+want=$(cli blk.0.attn_q.weight "$newtype")
+if [ -n "$want" ] && [ "$got" = "$want" ]; then ok; else bad "$newtype figures '$got', quantscope errors says '$want'"; fi
+keys main '?' NPage NPage
+expect_screen main 'compare with the next type with fewer bits' "help lists the errors keys from the table"
+expect_screen main 'make the selected point the plan' "help lists the trade-off keys"
+keys main Escape
+keys main q y
+if exited main && [ "$(cat "$T/main.rc")" = 0 ]; then ok; else bad "q y quits with status 0"; fi
+[ -s "$T/main.err" ] && bad "stderr not empty: $(head -c 300 "$T/main.err")"
+
+# ---- ASCII and no colour ----------------------------------------------------------------------
+start plain 100 30 LANG=C LC_ALL=C NO_COLOR=1 -- "$M" --plan "$T/q8.yaml"
+expect_screen plain '292,800' "C locale opens"
+keys plain 4
+expect_screen plain 'Q8_0 \(plan\) .* exact' "errors view in ASCII"
+if grep -Eq '#{2,}' "$T/screen" && ! grep -q '█' "$T/screen"; then ok; else bad "ASCII histogram"; cat "$T/screen" >&2; fi
+keys plain 5
+expect_screen plain '@ plan ' "ASCII plan marker"
+expect_screen plain 'o Q4_0 +256\.5 KiB' "ASCII preset marker"
+keys plain q
+if exited plain && [ "$(cat "$T/plain.rc")" = 0 ]; then ok; else bad "q quits (ASCII)"; fi
+[ -s "$T/plain.err" ] && bad "stderr not empty: $(head -c 300 "$T/plain.err")"
+
+echo "e2e_tui_views: $pass passed, $fails failed"
+[ "$fails" -eq 0 ]
