@@ -99,6 +99,7 @@ static const tui_keydef table[] = {
     {'4', G, TUI_ACT_VIEW_4, NULL, NULL, "Errors view"},
     {'5', G, TUI_ACT_VIEW_5, NULL, NULL, "Trade-off view"},
     {'6', G, TUI_ACT_VIEW_6, NULL, NULL, "Chat view"},
+    {'c', G, TUI_ACT_VIEW_6, NULL, NULL, "Chat view (where the view gives c no other use)"},
     {'?', G, TUI_ACT_HELP, "?", "Help", "this help"},
     {KEY_F(1), G, TUI_ACT_HELP, NULL, NULL, "this help"},
     {TUI_KEY_CTRL_L, G, TUI_ACT_REDRAW, NULL, NULL, "redraw the screen"},

@@ -139,6 +139,7 @@ static tui_chat *chat_get(tui_ui *ui) {
     tui_chat *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     pthread_mutex_init(&c->lock, NULL);
+    c->in[0].item = c->in[1].item = -1;
     qs_plan_init(&c->sent);
     c->tmpl = qs_chat_tmpl_of_model(ui->app.model->gguf);
     c->seed = (uint64_t)time(NULL);
@@ -225,6 +226,7 @@ static void inbox_flush(tui_chat *c) {
             }
         }
         in->text.n = 0;
+        in->item = -1; /* the next piece names its turn again */
     }
     c->posted = false;
     pthread_mutex_unlock(&c->lock);
