@@ -697,3 +697,17 @@ int qs_chat_n_keep(const qs_chat *s) {
     for (int j = 0; j < s->n_ex && s->ex[j].pinned; j++) n_keep = s->ex[j].pos_end;
     return n_keep;
 }
+
+/* ---------------------------------------------------------------- settings between turns */
+
+int qs_chat_set_sampling(qs_chat *s, int n_predict, const qs_sampler_params *sp, qs_error *err) {
+    if (s->state != ST_IDLE || s->replying) return qs_error_set(err, "chat: a turn is under way or waiting");
+    qs_sampler *smp = qs_sampler_new(sp, qs_infer_ctx_model(s->ctx)->hp.n_vocab, err);
+    if (!smp) return QS_ERR;
+    qs_sampler_free(s->smp);
+    s->smp = smp;
+    s->n_predict = n_predict;
+    return QS_OK;
+}
+
+int qs_chat_reply_tokens(const qs_chat *s) { return s->n_gen_turn; }

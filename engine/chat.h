@@ -130,4 +130,14 @@ int qs_chat_n_keep(const qs_chat *s);
 size_t qs_chat_stop_scan(const char *text, size_t n, const char *const *stops, int n_stops,
                          bool *found);
 
+/* Between turns (not while one runs or waits): a new reply limit (as qs_chat_params.n_predict)
+ * and sampling for the next turns; the cache and history are kept. The sampler starts afresh
+ * (its penalty history and random state are new). QS_OK, or QS_ERR with the session
+ * unchanged (bad parameters, a turn under way or waiting, out of memory). */
+int qs_chat_set_sampling(qs_chat *s, int n_predict, const qs_sampler_params *sp, qs_error *err);
+
+/* Tokens generated so far in the turn under way (or the last turn), counting across a resume.
+ * For live figures: call it on the session's thread, e.g. from the text callback. */
+int qs_chat_reply_tokens(const qs_chat *s);
+
 #endif

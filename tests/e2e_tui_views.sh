@@ -191,9 +191,12 @@ expect_screen main "$newtype \\(plan\\) .* exact" "the new type's figures"
 got=$(metrics "$newtype (plan)")
 want=$(cli blk.0.attn_q.weight "$newtype")
 if [ -n "$want" ] && [ "$got" = "$want" ]; then ok; else bad "$newtype figures '$got', quantscope errors says '$want'"; fi
-keys main '?' NPage NPage
-expect_screen main 'compare with the next type with fewer bits' "help lists the errors keys from the table"
-expect_screen main 'make the selected point the plan' "help lists the trade-off keys"
+# page through the help until each line shows (how far depends on every view's keys)
+keys main '?'
+for want in 'compare with the next type with fewer bits' 'make the selected point the plan'; do
+    for ((i = 0; i < 8; i++)); do wait_for main "$want" 1 && break; keys main NPage; done
+    expect_screen main "$want" "help lists the errors and trade-off keys from the table"
+done
 keys main Escape
 keys main q y
 if exited main && [ "$(cat "$T/main.rc")" = 0 ]; then ok; else bad "q y quits with status 0"; fi

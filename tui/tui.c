@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "tui_chat.h"
 #include "tui_quality.h"
 #include "tui_planui.h"
 #include "tui_ui.h"
@@ -223,6 +224,16 @@ static void on_mouse(tui_ui *ui) {
     }
     tui_list_pos *p = &ui->list[ui->view];
     int h = ui->body_h > 0 ? ui->body_h : 1;
+    if (ui->view == TUI_VIEW_CHAT && (me.bstate & BUTTON4_PRESSED)) {
+        tui_chat_scroll(ui, -3);
+        return;
+    }
+#ifdef BUTTON5_PRESSED
+    if (ui->view == TUI_VIEW_CHAT && (me.bstate & BUTTON5_PRESSED)) {
+        tui_chat_scroll(ui, +3);
+        return;
+    }
+#endif
     if (me.bstate & BUTTON4_PRESSED) {
         tui_list_scroll(p, -3, h);
         return;
@@ -317,6 +328,7 @@ static void on_key(tui_ui *ui, int ch) {
         tui_pl_key(ui, ch);
         return;
     }
+    if (ui->view == TUI_VIEW_CHAT && tui_chat_key(ui, ch)) return; /* its line editor comes first */
     tui_action act = tui_key_action(ch, ui->view);
     if (tui_pl_action(ui, act)) return;
     if (tui_view_action(ui, act)) return;
@@ -462,6 +474,7 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
     /* stop the workers, then let the ended jobs' done calls free what they own */
     tui_jobs_shutdown(&ui->jobs);
     tui_events_drain(&ui->ev, ui);
+    tui_chat_free(ui);
     tui_quality_free(ui);
     tui_events_destroy(&ui->ev);
     tui_app_close(&ui->app);

@@ -20,6 +20,7 @@ const char *tui_view_name(tui_view v) {
 #define G TUI_VIEW_GLOBAL
 #define L TUI_VIEW_LAYERS
 #define M TUI_VIEW_MEMORY
+#define C TUI_VIEW_CHAT
 #define E TUI_VIEW_ERRORS
 #define T TUI_VIEW_TRADEOFF
 #define P TUI_VIEW_PICKER
@@ -56,6 +57,28 @@ static const tui_keydef table[] = {
     {'G', M, TUI_ACT_GPU_MORE, NULL, NULL, "one GPU layer more"},
     {'d', M, TUI_ACT_DEVICE_NEXT, "d/D", "Device", "next device"},
     {'D', M, TUI_ACT_DEVICE_PREV, NULL, NULL, "previous device"},
+    /* chat (printable keys are typed into the message, so its actions are on Enter, Esc, F-keys) */
+    {'\n', C, TUI_ACT_CHAT_SEND, "Enter", "Send", "send the message (no chat template: an empty Enter continues the text)"},
+    {'\r', C, TUI_ACT_CHAT_SEND, NULL, NULL, "send the message"},
+    {KEY_ENTER, C, TUI_ACT_CHAT_SEND, NULL, NULL, "send the message"},
+    {TUI_KEY_ESC, C, TUI_ACT_CHAT_STOP, "Esc", "Stop", "stop the reply or the re-quantization under way"},
+    {KEY_F(2), C, TUI_ACT_CHAT_AB, "F2", "A/B", "A/B mode: each message to the original and the planned model, side by side"},
+    {KEY_F(3), C, TUI_ACT_CHAT_SAMPLING, "F3", "Sampling", "greedy (default) / sampling at temperature 0.8"},
+    {KEY_F(4), C, TUI_ACT_CHAT_CONTINUE, "F4", "Drop+go", "context full: drop the oldest turns and continue the reply"},
+    {KEY_F(5), C, TUI_ACT_CHAT_LIMIT, "F5", "Limit", "reply limit: 256 tokens, 1024, none"},
+    {KEY_F(8), C, TUI_ACT_CHAT_NEW, "F8", "New", "new conversation (clears the transcript and the contexts)"},
+    {KEY_LEFT, C, TUI_ACT_CHAT_EDIT, NULL, NULL, "edit the message: cursor, start / end (also ^A ^E), delete, ^U clears"},
+    {KEY_RIGHT, C, TUI_ACT_CHAT_EDIT, NULL, NULL, "edit the message"},
+    {KEY_HOME, C, TUI_ACT_CHAT_EDIT, NULL, NULL, "edit the message"},
+    {KEY_END, C, TUI_ACT_CHAT_EDIT, NULL, NULL, "edit the message"},
+    {KEY_BACKSPACE, C, TUI_ACT_CHAT_EDIT, NULL, NULL, "edit the message"},
+    {KEY_DC, C, TUI_ACT_CHAT_EDIT, NULL, NULL, "edit the message"},
+    {KEY_UP, C, TUI_ACT_UP, NULL, NULL, "scroll the transcript (also PgUp/PgDn, the wheel)"},
+    {KEY_DOWN, C, TUI_ACT_DOWN, NULL, NULL, "scroll the transcript"},
+    {'q', C, TUI_ACT_CHAT_TYPE, NULL, NULL, "letters, digits, q, ? and the rest are typed into the message"},
+    {'?', C, TUI_ACT_CHAT_TYPE, NULL, NULL, "typed into the message"},
+    {KEY_F(1), C, TUI_ACT_HELP, "F1", "Help", "this help"},
+    {KEY_F(10), C, TUI_ACT_QUIT, "F10", "Quit", "quit (asks when the plan has unsaved changes)"},
     /* errors */
     {'+', E, TUI_ACT_RAISE, "+/-", "Type", "more bits for the selected tensor (a per-tensor override)"},
     {'=', E, TUI_ACT_RAISE, NULL, NULL, "more bits (same as +)"},
@@ -148,6 +171,7 @@ static const tui_keydef table[] = {
     {'S', G, TUI_ACT_SAVE_AS, NULL, NULL, "save the plan under a new path"},
     {'o', G, TUI_ACT_OPEN_PLAN, "o", "Open", "open a plan file"},
     {'e', G, TUI_ACT_EXPORT, "e", "Export", "export the planned GGUF (progress; Esc cancels)"},
+    {'c', G, TUI_ACT_VIEW_6, NULL, NULL, "Chat view (where the view gives c no other use)"},
     {'?', G, TUI_ACT_HELP, "?", "Help", "this help"},
     {KEY_F(1), G, TUI_ACT_HELP, NULL, NULL, "this help"},
     {TUI_KEY_ESC, G, TUI_ACT_CANCEL, NULL, NULL, "cancel the running export"},
@@ -204,10 +228,11 @@ const char *tui_key_name(int key, char *buf, int n) {
     case KEY_NPAGE: return "PgDn";
     case KEY_HOME: return "Home";
     case KEY_END: return "End";
-    case KEY_BTAB: return "S-Tab";
     case KEY_LEFT: return "Left";
     case KEY_RIGHT: return "Right";
+    case KEY_BACKSPACE: return "Bksp";
     case KEY_DC: return "Del";
+    case KEY_BTAB: return "S-Tab";
     case KEY_IC: return "Ins";
     case TUI_KEY_CTRL_L: return "^L";
     case TUI_KEY_ESC: return "Esc";

@@ -57,6 +57,15 @@ typedef enum tui_action {
     TUI_ACT_DEVICE_NEXT,   /* memory: next device preset */
     TUI_ACT_DEVICE_PREV,   /* memory: previous device preset */
     TUI_ACT_REDRAW,
+    TUI_ACT_CHAT_SEND,     /* chat: send the message */
+    TUI_ACT_CHAT_STOP,     /* chat: stop the reply / re-quantization under way */
+    TUI_ACT_CHAT_AB,       /* chat: A/B mode on / off */
+    TUI_ACT_CHAT_SAMPLING, /* chat: greedy / sampling */
+    TUI_ACT_CHAT_LIMIT,    /* chat: next reply limit */
+    TUI_ACT_CHAT_CONTINUE, /* chat: context full: drop the oldest turns and continue */
+    TUI_ACT_CHAT_NEW,      /* chat: new conversation */
+    TUI_ACT_CHAT_EDIT,     /* chat: line editing keys (help only) */
+    TUI_ACT_CHAT_TYPE,     /* chat: printable keys are typed into the message (help only) */
     TUI_ACT_CMP_LOWER,     /* errors: compare type one rung down; trade-off: halve the step */
     TUI_ACT_CMP_HIGHER,    /* errors: compare type one rung up; trade-off: double the step */
     TUI_ACT_CMP_TOGGLE,    /* errors: comparison on / off */

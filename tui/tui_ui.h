@@ -33,6 +33,7 @@ typedef struct tui_ui {
     tui_events ev;
     tui_jobs jobs;                     /* background work (tui_jobs.h); results come through ev */
     struct tui_quality *quality;       /* Errors / Trade-off state, created on first use (tui_quality.h) */
+    struct tui_chat *chat;             /* Chat view state, created on first use (tui_chat.h) */
     tui_view view;
     tui_mode mode;
     bool quit;

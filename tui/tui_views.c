@@ -1,9 +1,10 @@
-/* The views: Model, Layers and plan, Memory, and the placeholders for views not built yet.
+/* The views: Model, Layers and plan, Memory; dispatch to Errors, Trade-off (tui_quality) and Chat.
  * Every figure is read from tui_app (which takes it from quant/ and engine/). */
 #include <curses.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "tui_chat.h"
 #include "tui_quality.h"
 #include "tui_ui.h"
 
@@ -261,18 +262,6 @@ static void draw_memory(tui_ui *ui, int y, int h) {
     }
 }
 
-/* ---- placeholders -------------------------------------------------------------------------- */
-
-static void draw_placeholder(tui_ui *ui, int y, int h, const char *what) {
-    const tui_screen *s = &ui->scr;
-    for (int r = 0; r < h; r++) tui_text(s, y + r, 0, ui->cols, TUI_C_TEXT, "", true);
-    tui_textf(s, y + 1, 2, ui->cols - 4, TUI_C_TITLE, false, "%s view: not built yet", tui_view_name(ui->view));
-    tui_text(s, y + 3, 2, ui->cols - 4, TUI_C_DIM, what, false);
-    tui_text(s, y + 4, 2, ui->cols - 4, TUI_C_DIM, "Nothing is shown here rather than made-up figures.", false);
-    ui->body_y = y;
-    ui->body_h = 0;
-}
-
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 void tui_view_draw(tui_ui *ui, int y, int h) {
@@ -296,9 +285,7 @@ void tui_view_draw(tui_ui *ui, int y, int h) {
     case TUI_VIEW_MEMORY: draw_memory(ui, y, h); break;
     case TUI_VIEW_ERRORS: tui_errors_draw(ui, y, h); break;
     case TUI_VIEW_TRADEOFF: tui_tradeoff_draw(ui, y, h); break;
-    case TUI_VIEW_CHAT:
-        draw_placeholder(ui, y, h, "Chat with the planned model through quantscope's engine comes later.");
-        break;
+    case TUI_VIEW_CHAT: tui_chat_draw(ui, y, h); break;
     default: break;
     }
 }
