@@ -4,7 +4,8 @@
 #   HARNESS: gguf plan theme tok cli      SECONDS: -max_total_time
 # Environment: FUZZ_BUILD (default build-fuzz: configured and built here with clang if missing),
 #   FUZZ_WORK (default FUZZ_BUILD/work: the growing corpus and crash artifacts), FUZZ_JOBS
-#   (default 1; >1 runs that many workers in parallel, -fork mode).
+#   (default 1; >1 runs that many workers in parallel, -fork mode), FUZZ_TIMEOUT (seconds one
+#   input may take, default 60: wall-clock, generous because the machine may be busy).
 # New inputs the fuzzer finds go to FUZZ_WORK/HARNESS/corpus, never into the repository; a crash
 # leaves FUZZ_WORK/HARNESS/crash-* (reproduce: FUZZ_BUILD/fuzz/fuzz_HARNESS FILE) and the script
 # exits non-zero. The last lines printed are libFuzzer's final stats (execs, coverage).
@@ -39,6 +40,6 @@ par=()
 [ "$jobs" -gt 1 ] && par=(-fork="$jobs" -ignore_crashes=0)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-exec "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$maxlen" \
+exec "$bin" -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb=2048 -max_len="$maxlen" \
   -print_final_stats=1 -artifact_prefix="$work/$name/" "${dict[@]}" "${par[@]}" "$@" \
   corpus "${seeds[@]}"
