@@ -1,6 +1,6 @@
 /* make_seeds.c — writes the GGUF and plan seed corpora of the fuzzers with our own code.
  *
- * Usage: fuzz_make_seeds CORPUS_DIR   (writes CORPUS_DIR/gguf/ and CORPUS_DIR/plan/)
+ * Usage: fuzz_make_seeds CORPUS_DIR   (writes CORPUS_DIR/gguf/, plan/ and imatrix/)
  *
  * GGUF seeds are small (a few hundred bytes to a few KiB) so that mutations stay cheap:
  *   kv_all.gguf       one key of every value type, nested arrays, general.alignment
@@ -8,6 +8,7 @@
  *   vocab_spm.gguf    a tiny SentencePiece vocabulary (byte fallback, control tokens)
  *   vocab_bpe.gguf    a tiny byte-level BPE vocabulary with merges
  *   model_llama.gguf  a 2-block llama model description with small tensors
+ * imatrix seeds: imatrix/im.gguf (two weights, one with 2 experts, metadata) and im.dat (legacy).
  * Plan seeds are plans built through the qs_plan API and formatted with qs_plan_format.
  * Everything is deterministic: running it twice gives the same bytes. */
 #include <errno.h>
@@ -205,6 +206,50 @@ static void seed_model(const char *dir) {
     finish(w);
 }
 
+static void seed_imatrix(const char *dir) {
+    char path[1024];
+    qs_error err;
+    snprintf(path, sizeof path, "%s/imatrix/im.gguf", dir);
+    gguf_writer *w = gguf_writer_open(path, 0, &err);
+    if (!w) die(path, err.msg);
+    const char *ds[1] = {"wiki.train.raw"};
+    check(w, gguf_writer_set_str(w, "general.type", "imatrix"), "type");
+    check(w, gguf_writer_set_arr_str(w, "imatrix.datasets", ds, 1), "datasets");
+    check(w, gguf_writer_set_u32(w, "imatrix.chunk_count", 10), "chunks");
+    check(w, gguf_writer_set_u32(w, "imatrix.chunk_size", 512), "chunk size");
+    int64_t s1[2] = {8, 1}, c1[2] = {1, 1}, s2[2] = {4, 2}, c2[2] = {1, 2};
+    check(w, gguf_writer_add_tensor(w, "blk.0.attn_q.weight.in_sum2", QS_TYPE_F32, 2, s1), "t1");
+    check(w, gguf_writer_add_tensor(w, "blk.0.attn_q.weight.counts", QS_TYPE_F32, 2, c1), "t2");
+    check(w, gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight.in_sum2", QS_TYPE_F32, 2, s2), "t3");
+    check(w, gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight.counts", QS_TYPE_F32, 2, c2), "t4");
+    float v1[8] = {1, 2, 3, 4, 5, 6, 7, 8}, n1[1] = {4}, v2[8] = {1, 1, 2, 2, 0, 0, 3, 3}, n2[2] = {2, 0};
+    check(w, gguf_writer_write(w, v1, sizeof v1), "d1");
+    check(w, gguf_writer_write(w, n1, sizeof n1), "d2");
+    check(w, gguf_writer_write(w, v2, sizeof v2), "d3");
+    check(w, gguf_writer_write(w, n2, sizeof n2), "d4");
+    finish(w);
+
+    /* legacy: i32 n_entries, { i32 len, name, i32 ncall, i32 nval, f32 x nval }, i32 chunks,
+     * i32 len, dataset name */
+    snprintf(path, sizeof path, "%s/imatrix/im.dat", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f) die(path, strerror(errno));
+    const char *name = "blk.0.attn_k.weight", *dsn = "data.txt";
+    int32_t n_entries = 1, len = (int32_t)strlen(name), ncall = 3, nval = 4, chunks = 7,
+            dlen = (int32_t)strlen(dsn);
+    float vals[4] = {3, 6, 0, 1.5f};
+    fwrite(&n_entries, 4, 1, f);
+    fwrite(&len, 4, 1, f);
+    fwrite(name, 1, (size_t)len, f);
+    fwrite(&ncall, 4, 1, f);
+    fwrite(&nval, 4, 1, f);
+    fwrite(vals, 4, 4, f);
+    fwrite(&chunks, 4, 1, f);
+    fwrite(&dlen, 4, 1, f);
+    fwrite(dsn, 1, (size_t)dlen, f);
+    if (fclose(f) != 0) die(path, strerror(errno));
+}
+
 static void save_plan(const char *dir, const char *name, const qs_plan *p) {
     char path[1024];
     qs_error err;
@@ -254,11 +299,14 @@ int main(int argc, char **argv) {
     if (mkdir(sub, 0755) != 0 && errno != EEXIST) die(sub, strerror(errno));
     snprintf(sub, sizeof sub, "%s/plan", argv[1]);
     if (mkdir(sub, 0755) != 0 && errno != EEXIST) die(sub, strerror(errno));
+    snprintf(sub, sizeof sub, "%s/imatrix", argv[1]);
+    if (mkdir(sub, 0755) != 0 && errno != EEXIST) die(sub, strerror(errno));
     seed_kv_all(argv[1]);
     for (int t = 0; t < QS_TYPE_COUNT; t++) seed_type(argv[1], t);
     seed_vocab_spm(argv[1]);
     seed_vocab_bpe(argv[1]);
     seed_model(argv[1]);
     seed_plans(argv[1]);
+    seed_imatrix(argv[1]);
     return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer harness against its checked-in seeds (fuzz/README.md).
 # Usage: fuzz/run.sh HARNESS SECONDS [libFuzzer options...]
-#   HARNESS: gguf plan theme tok cli      SECONDS: -max_total_time
+#   HARNESS: gguf imatrix plan theme tok cli      SECONDS: -max_total_time
 # Environment: FUZZ_BUILD (default build-fuzz: configured and built here with clang if missing),
 #   FUZZ_WORK (default FUZZ_BUILD/work: the growing corpus and crash artifacts), FUZZ_JOBS
 #   (default 1; >1 runs that many workers in parallel, -fork mode), FUZZ_TIMEOUT (seconds one
@@ -26,12 +26,12 @@ fi
 seeds=("$here/corpus/$name")
 dict=()
 case $name in
-  gguf) dict=(-dict="$here/gguf.dict") ; maxlen=8192 ;;
+  gguf|imatrix) dict=(-dict="$here/gguf.dict") ; maxlen=8192 ;;
   plan) seeds+=("$root/tests/fixtures/plans") ; dict=(-dict="$here/yaml.dict") ; maxlen=4096 ;;
   theme) seeds+=("$root/themes") ; dict=(-dict="$here/yaml.dict") ; maxlen=4096 ;;
   tok) maxlen=1024 ;;
   cli) maxlen=256 ;;
-  *) echo "fuzz/run.sh: unknown harness '$name' (gguf plan theme tok cli)" >&2; exit 2 ;;
+  *) echo "fuzz/run.sh: unknown harness '$name' (gguf imatrix plan theme tok cli)" >&2; exit 2 ;;
 esac
 mkdir -p "$work/$name/corpus"
 cd "$work/$name"

@@ -12,7 +12,7 @@ build=${FUZZ_BUILD:-$here/../build-fuzz}
 export FUZZ_BUILD=$build
 export FUZZ_WORK=${FUZZ_WORK:-$build/work-short}
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(gguf plan theme tok cli)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(gguf imatrix plan theme tok cli)
 # build them all at once (the per-harness build in run.sh is then a no-op)
 CC=${CC:-clang} cmake -S "$here/.." -B "$build" -DQS_FUZZ=ON -DQS_TESTS=OFF -DQS_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
