@@ -1,6 +1,8 @@
 /* fuzz_cli.c — libFuzzer harness for the small parsers and formatters behind command-line
  * options: sizes, counts and numbers (cli_util.h), type / preset / SIMD names, the device
- * presets and the /proc/meminfo and nvidia-smi parsers (qs_devices.h).
+ * presets and the /proc/meminfo and nvidia-smi parsers (qs_devices.h), and llama-quantize
+ * arguments (qs_plan_import_args: the input split at newlines into at most 32 arguments; a plan
+ * it returns must validate and give a command line back).
  *
  * Input: the whole input, NUL-terminated, goes through every string parser; its first 8 bytes
  * (zero-padded) also make an integer for the formatters. Checked promises: a size that parses
@@ -150,6 +152,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int n = -1;
     if (qs_device_parse_nvidia_smi((const char *)data, size, gpus, 4, &n, &err) == QS_OK && (n < 0 || n > 4))
         fail("nvidia-smi parser count out of range", s);
+
+    /* llama-quantize arguments, one per line */
+    char *argv[32];
+    int argc = 0;
+    for (char *p = s; argc < 32;) {
+        argv[argc++] = p;
+        char *nl = strchr(p, '\n');
+        if (!nl) break;
+        *nl = 0;
+        p = nl + 1;
+    }
+    qs_plan plan;
+    qs_strlist notes = {0};
+    if (qs_plan_import_args(argc, (const char *const *)argv, NULL, &plan, &notes, &err) == QS_OK) {
+        if (qs_plan_validate(&plan, &err) != QS_OK) fail("imported plan does not validate", err.msg);
+        qs_strlist back = {0};
+        if (qs_plan_export_args(&plan, NULL, &back, &err) == QS_OK) free(qs_plan_args_command(&back, "in", "out"));
+        qs_strlist_free(&back);
+        qs_plan_free(&plan);
+    }
+    qs_strlist_free(&notes);
     free(s);
 
     uint64_t u = 0;
