@@ -4,7 +4,9 @@
  * gguf_open runs over the mmap). When it opens, every key is looked up, formatted and, for
  * arrays, walked element by element (nested arrays too) with the typed getters; every tensor is
  * looked up by name and the first block of each readable tensor is dequantized. Then the
- * tokenizer metadata is loaded (qs_tok_load) and the model description built
+ * tokenizer metadata is loaded (qs_tok_load), the inference engine binds its weights
+ * (qs_infer_model_load: hyper-parameters, tensor shapes, vectors converted) and the model
+ * description is built
  * (qs_model_from_gguf, which takes the file) with its plan view. Any sanitizer report, crash,
  * leak or timeout is a finding; returning an error is the expected outcome for most inputs. */
 #include <stdint.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "gguf.h"
+#include "infer.h"
 #include "model.h"
 #include "qs_quantize.h"
 #include "qs_types.h"
@@ -114,6 +117,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         free(ids);
         qs_tok_free(tok);
+    }
+
+    qs_infer_model *im = qs_infer_model_load(f, &err);
+    if (im) {
+        sink += (uint64_t)im->hp.n_layer + (uint64_t)im->hp.n_vocab;
+        qs_infer_model_free(im);
     }
 
     qs_model *m = qs_model_from_gguf(f, &err); /* takes f, closes it on failure */

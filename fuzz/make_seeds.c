@@ -8,6 +8,7 @@
  *   vocab_spm.gguf    a tiny SentencePiece vocabulary (byte fallback, control tokens)
  *   vocab_bpe.gguf    a tiny byte-level BPE vocabulary with merges
  *   model_llama.gguf  a 2-block llama model description with small tensors
+ *   model_infer.gguf  a complete 1-block llama the inference engine loads (Q4_0/Q8_0 weights)
  * imatrix seeds: imatrix/im.gguf (two weights, one with 2 experts, metadata) and im.dat (legacy).
  * Plan seeds are plans built through the qs_plan API and formatted with qs_plan_format.
  * Everything is deterministic: running it twice gives the same bytes. */
@@ -250,6 +251,46 @@ static void seed_imatrix(const char *dir) {
     if (fclose(f) != 0) die(path, strerror(errno));
 }
 
+/* Every tensor the engine needs: width 32, 4 heads of 8 (2 KV heads), FFN 32, 8 tokens. */
+static void seed_infer_model(const char *dir) {
+    gguf_writer *w = wopen(dir, "model_infer.gguf", 0);
+    check(w, gguf_writer_set_str(w, "general.architecture", "llama"), "arch");
+    check(w, gguf_writer_set_u32(w, "llama.block_count", 1), "layers");
+    check(w, gguf_writer_set_u32(w, "llama.context_length", 64), "ctx");
+    check(w, gguf_writer_set_u32(w, "llama.embedding_length", 32), "embd");
+    check(w, gguf_writer_set_u32(w, "llama.feed_forward_length", 32), "ff");
+    check(w, gguf_writer_set_u32(w, "llama.attention.head_count", 4), "heads");
+    check(w, gguf_writer_set_u32(w, "llama.attention.head_count_kv", 2), "kv heads");
+    check(w, gguf_writer_set_u32(w, "llama.rope.dimension_count", 8), "rot");
+    check(w, gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f), "eps");
+    static const struct { const char *name; int type, nd; int64_t ne0, ne1; } ts[] = {
+        {"token_embd.weight", QS_TYPE_Q8_0, 2, 32, 8},      {"blk.0.attn_norm.weight", QS_TYPE_F32, 1, 32, 1},
+        {"blk.0.attn_q.weight", QS_TYPE_Q4_0, 2, 32, 32},   {"blk.0.attn_k.weight", QS_TYPE_Q4_0, 2, 32, 16},
+        {"blk.0.attn_v.weight", QS_TYPE_Q4_0, 2, 32, 16},   {"blk.0.attn_output.weight", QS_TYPE_Q4_0, 2, 32, 32},
+        {"blk.0.ffn_norm.weight", QS_TYPE_F16, 1, 32, 1},   {"blk.0.ffn_gate.weight", QS_TYPE_Q4_0, 2, 32, 32},
+        {"blk.0.ffn_up.weight", QS_TYPE_Q4_0, 2, 32, 32},   {"blk.0.ffn_down.weight", QS_TYPE_Q4_0, 2, 32, 32},
+        {"output_norm.weight", QS_TYPE_F32, 1, 32, 1},      {"output.weight", QS_TYPE_Q8_0, 2, 32, 8},
+    };
+    int nt = (int)(sizeof ts / sizeof ts[0]);
+    for (int i = 0; i < nt; i++) {
+        int64_t ne[2] = {ts[i].ne0, ts[i].ne1};
+        check(w, gguf_writer_add_tensor(w, ts[i].name, ts[i].type, ts[i].nd, ne), ts[i].name);
+    }
+    for (int i = 0; i < nt; i++) {
+        int64_t n = ts[i].ne0 * ts[i].ne1;
+        float x[1024];
+        for (int64_t k = 0; k < n; k++) x[k] = ts[i].nd == 1 ? 1.0f : frand() * 0.1f;
+        uint64_t bytes = qs_type_row_bytes(ts[i].type, ts[i].ne0) * (uint64_t)ts[i].ne1;
+        uint8_t buf[4096];
+        qs_quantize_opts o = {.n_threads = 1};
+        qs_error err;
+        if (qs_quantize_rows((qs_type)ts[i].type, x, buf, ts[i].ne0, ts[i].ne1, NULL, &o, &err) != QS_OK)
+            die(ts[i].name, err.msg);
+        check(w, gguf_writer_write(w, buf, bytes), "data");
+    }
+    finish(w);
+}
+
 static void save_plan(const char *dir, const char *name, const qs_plan *p) {
     char path[1024];
     qs_error err;
@@ -306,6 +347,7 @@ int main(int argc, char **argv) {
     seed_vocab_spm(argv[1]);
     seed_vocab_bpe(argv[1]);
     seed_model(argv[1]);
+    seed_infer_model(argv[1]);
     seed_plans(argv[1]);
     seed_imatrix(argv[1]);
     return 0;
