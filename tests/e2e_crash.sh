@@ -134,7 +134,7 @@ if command -v strace >/dev/null && strace -qq -o /dev/null true 2>/dev/null; the
     done
     echo "plan save: $npoints kill points, $after came after the rename"
 else
-    if [ -n "${CI:-}" ]; then bad "strace is missing under CI (.ci/setup installs it)"; fi
+    if [ -n "${CI:-}" ]; then bad "strace is missing or cannot trace here (ptrace not allowed?) under CI: .ci/setup installs it"; fi
     echo "skipping the deterministic kill points: strace not usable here"
 fi
 
