@@ -23,7 +23,7 @@ for h in "${harnesses[@]}"; do
   mkdir -p "$FUZZ_WORK"
   rm -rf "${FUZZ_WORK:?}/$h"
   if "$here/run.sh" "$h" "$secs" >"$log" 2>&1; then
-    printf '%-6s ok    %s | %s\n' "$h" "$(grep -a 'DONE\|#[0-9]* *\(pulse\|NEW\|REDUCE\)' "$log" | tail -1 | sed 's/ *lim:.*//')" \
+    printf '%-7s ok    %s | %s\n' "$h" "$(grep -a 'DONE\|#[0-9]* *\(pulse\|NEW\|REDUCE\)' "$log" | tail -1 | sed 's/ *lim:.*//')" \
       "$(grep -a '^stat::number_of_executed_units' "$log" | sed 's/stat::number_of_executed_units: */execs /')"
   else
     failed+=("$h")
