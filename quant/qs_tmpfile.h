@@ -19,8 +19,10 @@
  *   - The creator checks the same from its side: a temporary file that a cleaner removed between
  *     its creation and its lock is detected and a new name is tried.
  * Temporary files left by writers that did not lock (older quantscope builds) count as stale.
- * Locks are advisory flock() locks: on NFS, Linux emulates them with byte-range locks, which
- * still work across clients.
+ * Locks are advisory flock() locks: on NFS, Linux emulates them with byte-range (POSIX) locks,
+ * which still work across clients and processes but not between two writers of the same PATH
+ * inside one process (POSIX locks of one process never conflict): there, one process must not
+ * write the same PATH from two threads at once.
  *
  * Functions here are thread-safe (no shared state). */
 #ifndef QS_TMPFILE_H
