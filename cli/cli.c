@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,9 @@ static bool is_command(const char *name) {
 
 int cli_main(int argc, char **argv) {
     setlocale(LC_ALL, "");
+    /* Past a file-size limit (ulimit -f) write() fails with EFBIG once SIGXFSZ is ignored;
+     * by default the signal would kill us with the temporary file half written and no word. */
+    signal(SIGXFSZ, SIG_IGN);
     /* quantscope [MODEL.gguf] [--plan P] [--theme T]: the explorer on a terminal (no model: the
      * model picker, which lists the built-in demo model too); when stdin or stdout is not a
      * terminal (pipes, scripts), the model's info instead (no model: the demo's). A command

@@ -22,7 +22,8 @@ const char *cli_fmt_bytes(uint64_t b, char *buf, size_t n) {
 
 const char *cli_fmt_int(int64_t v, char *buf, size_t n) {
     char tmp[32];
-    snprintf(tmp, sizeof tmp, "%lld", (long long)(v < 0 ? -v : v));
+    /* the magnitude in unsigned arithmetic: -INT64_MIN does not fit an int64_t */
+    snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)(v < 0 ? 0 - (uint64_t)v : (uint64_t)v));
     size_t len = strlen(tmp), o = 0;
     if (v < 0 && o + 1 < n) buf[o++] = '-';
     for (size_t i = 0; i < len && o + 1 < n; i++) {
@@ -59,7 +60,6 @@ int cli_parse_size(const char *s, uint64_t *out) {
     if ((size_t)(p - num) >= sizeof nbuf) return -1;
     memcpy(nbuf, num, (size_t)(p - num));
     nbuf[p - num] = 0;
-    double v = strtod(nbuf, NULL);
     while (*p == ' ') p++;
     double mul = 1;
     if (*p) {
@@ -78,9 +78,19 @@ int cli_parse_size(const char *s, uint64_t *out) {
     } else if (dots) {
         return -1; /* fractional bytes */
     }
-    double r = v * mul;
-    if (!(r < 18446744073709549568.0)) return -1; /* does not fit in 64 bits */
-    *out = (uint64_t)llround(r);
+    if (!dots) {
+        /* whole numbers exactly (a double would round above 2^53), units are powers of two */
+        errno = 0;
+        unsigned long long n = strtoull(nbuf, NULL, 10);
+        uint64_t m = (uint64_t)mul;
+        if (errno == ERANGE || n > UINT64_MAX / m) return -1;
+        *out = (uint64_t)n * m;
+        return 0;
+    }
+    double r = strtod(nbuf, NULL) * mul;
+    if (!(r < 18446744073709551616.0)) return -1; /* does not fit in 64 bits */
+    /* llround returns a signed long: at 2^63 and above the value is already a whole number */
+    *out = r < 9223372036854775808.0 ? (uint64_t)llround(r) : (uint64_t)r;
     return 0;
 }
 

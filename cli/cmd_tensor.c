@@ -11,6 +11,7 @@
 #include "model.h"
 #include "qs_fp16.h"
 #include "qs_stats.h"
+#include "qs_tmpfile.h"
 
 const char cmd_tensor_usage[] =
     "usage: quantscope tensor MODEL.gguf NAME [--raw-f32 FILE] [--json]\n\n"
@@ -29,36 +30,36 @@ static void suggest(const qs_model *m, const char *name) {
                         (long long)m->n_tensors);
 }
 
-/* Writes the tensor's values as float32 to path through a temporary file and rename. */
+/* Writes the tensor's values as float32 to path through a locked temporary file and rename
+ * (qs_tmpfile.h: a killed run leaves no partial file, and its leftover is cleaned up later). */
 static int write_raw(const qs_model_tensor *t, const char *path, qs_error *err) {
     const qs_type_traits *tr = qs_type_traits_get(t->t->type);
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) return qs_error_set(err, "out of memory");
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        qs_error_set(err, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return QS_ERR;
-    }
-    FILE *f = fdopen(fd, "wb");
+    char *tmp;
+    int fd = qs_tmp_create(path, 0666, &tmp, err);
+    if (fd < 0) return QS_ERR;
     int64_t per_row = t->n_per_row, rows = t->n_rows;
     float *row = malloc((size_t)(per_row ? per_row : 1) * sizeof *row);
     uint64_t rb = qs_type_row_bytes(t->t->type, per_row);
-    int rc = f && row ? QS_OK : qs_error_set(err, "%s: %s", path, strerror(errno));
+    int rc = row ? QS_OK : qs_error_set(err, "%s: out of memory", path);
     for (int64_t r = 0; rc == QS_OK && r < rows; r++) {
         tr->to_float(t->t->data + (uint64_t)r * rb, row, per_row);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
         for (int64_t j = 0; j < per_row; j++) row[j] = qs_bits_f32(__builtin_bswap32(qs_f32_bits(row[j])));
 #endif
-        if (fwrite(row, sizeof *row, (size_t)per_row, f) != (size_t)per_row)
-            rc = qs_error_set(err, "%s: write failed: %s", path, strerror(errno));
+        const char *p = (const char *)row;
+        size_t left = (size_t)per_row * sizeof *row;
+        while (rc == QS_OK && left > 0) {
+            ssize_t w = write(fd, p, left);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0)
+                rc = qs_error_set(err, "%s: write failed: %s (temporary file removed)", tmp,
+                                  w < 0 ? strerror(errno) : "no progress");
+            else
+                p += w, left -= (size_t)w;
+        }
     }
-    if (f && fclose(f) != 0 && rc == QS_OK) rc = qs_error_set(err, "%s: write failed: %s", path, strerror(errno));
-    if (!f) close(fd);
-    if (rc == QS_OK && rename(tmp, path) != 0) rc = qs_error_set(err, "%s: %s", path, strerror(errno));
-    if (rc != QS_OK) unlink(tmp);
+    if (rc == QS_OK) rc = qs_tmp_commit(fd, tmp, path, err);
+    else qs_tmp_abort(fd, tmp);
     free(row);
     free(tmp);
     return rc;

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "qs_tmpfile.h"
 #include "qs_types.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -1122,9 +1123,8 @@ static int werr(gguf_writer *w, const char *fmt, ...) {
 }
 
 static void remove_tmp(gguf_writer *w) {
-    if (w->fd >= 0) close(w->fd);
+    qs_tmp_abort(w->fd, w->tmp); /* unlink, then close: our lock keeps cleaners off until then */
     w->fd = -1;
-    if (w->tmp) unlink(w->tmp);
     free(w->tmp);
     w->tmp = NULL;
 }
@@ -1220,23 +1220,16 @@ gguf_writer *gguf_writer_open(const char *path, uint32_t alignment, qs_error *er
     w->fd = -1;
     w->alignment = alignment;
     w->kix.seed = w->tix.seed = (uint64_t)(uintptr_t)w * 0x9e3779b97f4a7c15ull;
-    size_t n = strlen(path);
     w->path = strdup(path);
-    w->tmp = malloc(n + 16);
     w->buf = malloc(WBUF_SIZE);
-    if (!w->path || !w->tmp || !w->buf) {
+    if (!w->path || !w->buf) {
         qs_error_set(err, "%s: out of memory", path);
-        free(w->tmp);
-        w->tmp = NULL;
         gguf_writer_abort(w);
         return NULL;
     }
-    snprintf(w->tmp, n + 16, "%s.tmp.XXXXXX", path);
-    w->fd = mkostemp(w->tmp, O_CLOEXEC);
+    /* PATH.tmp.XXXXXX, locked while we write it; stale ones of killed writers are removed */
+    w->fd = qs_tmp_create(path, 0600, &w->tmp, err);
     if (w->fd < 0) {
-        qs_error_set(err, "%s: cannot create temporary file %s: %s", path, w->tmp, strerror(errno));
-        free(w->tmp);
-        w->tmp = NULL;
         gguf_writer_abort(w);
         return NULL;
     }
@@ -1590,14 +1583,12 @@ int gguf_writer_finish(gguf_writer *w, qs_error *err) {
     if (w->failed) rc = QS_ERR;
     if (rc == QS_OK && wflush(w) != QS_OK) rc = QS_ERR;
     if (rc == QS_OK && fsync(w->fd) != 0) rc = wfail_io(w, w->pos, "syncing", errno);
-    if (rc == QS_OK) {
-        int fd = w->fd;
-        w->fd = -1;
-        if (close(fd) != 0) rc = wfail_io(w, w->pos, "closing", errno);
-    }
+    /* rename before close: the lock on the temporary file (qs_tmpfile.h) lasts until close */
     if (rc == QS_OK && rename(w->tmp, w->path) != 0)
         rc = wfail_io(w, w->pos, "renaming", errno);
     if (rc == QS_OK) {
+        close(w->fd); /* synced above: nothing is left for close to lose */
+        w->fd = -1;
         free(w->tmp);
         w->tmp = NULL; /* it is PATH now */
         char *dir = dir_of(w->path);

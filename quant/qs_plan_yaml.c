@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "qs_tmpfile.h"
+
 /* ---------------------------------------------------------------------------------------------
  * Reading.
  * ------------------------------------------------------------------------------------------- */
@@ -720,52 +722,30 @@ int qs_plan_format(const qs_plan *p, char **text, size_t *len, qs_error *err) {
 }
 
 int qs_plan_save(const qs_plan *plan, const char *path, qs_error *err) {
-    char *text;
+    char *text, *tmp;
     size_t len;
     int rc = qs_plan_format(plan, &text, &len, err);
     if (rc) return rc;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 40);
-    if (!tmp) {
-        free(text);
-        return qs_error_set(err, "out of memory");
-    }
-    /* same folder as the target, so rename() is atomic; O_EXCL makes the name ours, and the mode
-     * follows the umask like any file the user creates */
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        snprintf(tmp, plen + 40, "%s.tmp.%ld.%ld", path, (long)getpid(), (long)(ts.tv_nsec + attempt) % 1000000);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
+    /* PATH.tmp.XXXXXX in the target's folder, so rename() is atomic; locked while written so a
+     * later save can tell a killed writer's leftover from a live one (qs_tmpfile.h). The mode
+     * follows the umask like any file the user creates. */
+    int fd = qs_tmp_create(path, 0666, &tmp, err);
     if (fd < 0) {
-        rc = qs_error_set(err, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        goto out;
+        free(text);
+        return QS_ERR;
     }
     for (size_t off = 0; off < len;) {
         ssize_t w = write(fd, text + off, len - off);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
-            rc = qs_error_set(err, "%s: write failed: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
+            rc = qs_error_set(err, "%s: write failed: %s (temporary file removed)", tmp,
+                              w < 0 ? strerror(errno) : "no progress");
+            qs_tmp_abort(fd, tmp);
             goto out;
         }
         off += (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        rc = qs_error_set(err, "%s: write failed: %s", tmp, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = qs_error_set(err, "%s: cannot replace: %s", path, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = QS_OK;
+    rc = qs_tmp_commit(fd, tmp, path, err);
 out:
     free(tmp);
     free(text);
