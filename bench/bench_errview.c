@@ -46,6 +46,7 @@ int main(int argc, char **argv) {
     char def[1024];
     snprintf(def, sizeof def, "%s/models/stories260K.gguf", QS_SHARED_DIR);
     const char *path = argc > 1 ? argv[1] : def;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each figure as soon as it is measured (big models are slow) */
     qs_error err;
     qs_model *m = qs_model_open(path, &err);
     if (!m) {
