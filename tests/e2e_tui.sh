@@ -66,6 +66,7 @@ printf 'version: 1\ndefault: Q8_0\n' >"$T/q8.yaml"
 start main 120 40 -- "$M" --plan "$T/q8.yaml"
 expect_screen main '292\.8 K \(292,800\)' "model view parameters"
 expect_screen main 'heads +8 \(KV heads 4, head dim 8\)' "model view heads"
+expect_screen main 'chat template +none \(plain completion\)' "model view: no chat template (the family when there is one)"
 expect_screen main 'q Quit' "bottom bar from the key table"
 
 keys main 2

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chat_template.h"
 #include "tui_chat.h"
 #include "tui_quality.h"
 #include "tui_ui.h"
@@ -45,8 +46,13 @@ static int model_lines(tui_ui *ui, line *L) {
         tui_fmt_bytes(m->tensor_bytes, a, sizeof a), tui_fmt_int((int64_t)m->tensor_bytes, b, sizeof b),
         tui_fmt_bytes(m->gguf->file_size, c, sizeof c));
     ADD(TUI_C_TEXT, "tensors          %lld", (long long)m->n_tensors);
-    ADD(hp->has_chat_template ? TUI_C_OK : TUI_C_DIM, "chat template    %s",
-        hp->has_chat_template ? "present" : "absent");
+    {
+        const qs_chat_tmpl t = qs_chat_tmpl_of_model(m->gguf);
+        ADD(hp->has_chat_template ? TUI_C_OK : TUI_C_DIM, "chat template    %s",
+            !hp->has_chat_template      ? "none (plain completion)"
+            : t == QS_TMPL_UNKNOWN ? "present, family not recognised (chat uses chatml)"
+                                   : qs_chat_tmpl_name(t));
+    }
     ADD(TUI_C_TEXT, "embeddings       %s", hp->tied_embeddings ? "tied (output reuses token_embd)" : "separate output");
     ADD(TUI_C_TEXT, "%s", "");
     ADD(TUI_C_TITLE, "%-10s %8s %14s %12s", "type", "tensors", "parameters", "bytes");
