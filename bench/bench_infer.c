@@ -4,8 +4,9 @@
  *               [--kv f16|f32|q8_0]
  *
  * MODEL defaults to ../shared/models/stories260K.gguf. Prints the median over REPS runs of
- * pp (prompt tokens per second, one batched decode of PROMPT_TOKENS tokens) and tg
- * (generated tokens per second, greedy, one token at a time after the prompt), in the form
+ * pp (prompt tokens per second, one batched decode of PROMPT_TOKENS tokens into an empty
+ * cache) and tg (tokens per second of GEN_TOKENS single-token decodes from an empty cache,
+ * each next token the greedy choice), as llama-bench measures them, in the form
  * llama-bench prints them so the two can be put side by side:
  *
  *   llama-bench -m MODEL -t THREADS -p PROMPT_TOKENS -n GEN_TOKENS
@@ -90,6 +91,7 @@ int main(int argc, char **argv) {
     /* warm-up: page the weights in */
     qs_infer_decode(c, tokens, 1, false, &err);
     for (int r = 0; r < reps; r++) {
+        /* pp: one batch of n_prompt tokens into an empty cache (llama-bench's pp test) */
         qs_infer_kv_truncate(c, 0, &err);
         const double t0 = now_ms();
         if (qs_infer_decode(c, tokens, n_prompt, false, &err) != QS_OK) {
@@ -97,13 +99,20 @@ int main(int argc, char **argv) {
             return 1;
         }
         pp[r] = n_prompt / ((now_ms() - t0) / 1e3);
-        qs_generate_params gp = {.n_predict = n_gen};
-        qs_generate_result res;
-        if (qs_infer_generate(c, NULL, 0, &gp, &res, &err) != QS_OK) {
-            fprintf(stderr, "bench_infer: %s\n", err.msg);
-            return 1;
+        /* tg: n_gen single-token decodes into an empty cache, the next token chosen greedily
+         * (llama-bench's tg test decodes one token at a time from an empty cache too) */
+        qs_infer_kv_truncate(c, 0, &err);
+        int32_t tok = tokens[0];
+        const double t1 = now_ms();
+        for (int i = 0; i < n_gen; i++) {
+            if (qs_infer_decode(c, &tok, 1, false, &err) != QS_OK) {
+                fprintf(stderr, "bench_infer: %s\n", err.msg);
+                return 1;
+            }
+            tok = qs_argmax(qs_infer_logits(c, -1), m->hp.n_vocab);
         }
-        tg[r] = res.gen_ms > 0 ? res.n_generated / (res.gen_ms / 1e3) : 0;
+        const double ms = now_ms() - t1;
+        tg[r] = ms > 0 ? n_gen / (ms / 1e3) : 0;
     }
     qsort(pp, (size_t)reps, sizeof *pp, cmp_double);
     qsort(tg, (size_t)reps, sizeof *tg, cmp_double);

@@ -1,7 +1,7 @@
 /* bench_kernels — throughput of the compute kernels per type and SIMD level, single-threaded.
  *
  *   bench_kernels [--quick] [--type NAME]... [--level scalar|avx2|avx512]... [--mib N]
- *                 [--runs N] [--best]
+ *                 [--runs N] [--best] [--cpu-time] [--no-ref] [--n COLUMNS]
  *
  * For every weight type with a dot product and every level this CPU can run:
  *   dequant   to_float of 1 Mi values (4 MiB of floats, stays in L3), in GB/s of OUTPUT floats
@@ -10,7 +10,10 @@
  *   gemv-L2   the same on a 384 KiB matrix reused from cache (compute ceiling)
  *   gemm      W (n = 4096, 384 KiB) times 16 activation rows, in G multiply-adds per second
  * Each figure is the median of --runs runs (default 5; --best: the best run instead, useful on
- * a machine shared with other work); "x" columns give the ratio to the scalar level.
+ * a machine shared with other work; --cpu-time: per second of this thread's CPU time, which
+ * leaves out the time other processes took the core); "x" columns give the ratio to the
+ * scalar level (--no-ref: the scalar level is not run, ratios are to the first level).
+ * --n sets the columns of the matrices (default 4096).
  * The first line gives a memory read baseline (glibc memchr over the big buffer).
  * It never fails: levels the CPU cannot run are listed as skipped. */
 #include <stdio.h>
@@ -22,9 +25,14 @@
 #include "qs_formats.h"
 #include "qs_kernels.h"
 
+/* --cpu-time: time the thread's CPU time instead of the wall clock, so that figures taken on a
+ * machine shared with other work count only the time this thread ran (cache and memory
+ * contention still show) */
+static clockid_t g_clock = CLOCK_MONOTONIC;
+
 static double now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(g_clock, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -169,6 +177,8 @@ int main(int argc, char **argv) {
     qs_simd_level lv_req[4];
     int nlv_req = 0;
     size_t mib = 256;
+    int64_t ncols = 4096;
+    bool no_ref = false;
     for (int i = 1; i < argc; i++) {
         qs_type t;
         qs_simd_level l;
@@ -178,7 +188,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--mib") && i + 1 < argc) mib = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) RUNS = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--best")) use_best = true;
-        else { fprintf(stderr, "usage: %s [--quick] [--type NAME]... [--level L]... [--mib N] [--runs N] [--best]\n", argv[0]); return 0; }
+        else if (!strcmp(argv[i], "--cpu-time")) g_clock = CLOCK_THREAD_CPUTIME_ID;
+        else if (!strcmp(argv[i], "--no-ref")) no_ref = true;
+        else if (!strcmp(argv[i], "--n") && i + 1 < argc) ncols = atol(argv[++i]);
+        else { fprintf(stderr, "usage: %s [--quick] [--type NAME]... [--level L]... [--mib N] [--runs N] [--best] [--cpu-time] [--no-ref] [--n COLUMNS]\n", argv[0]); return 0; }
     }
     if (mib < 16) mib = 16;
     if (RUNS < 5) RUNS = 5;
@@ -200,7 +213,7 @@ int main(int argc, char **argv) {
     int nlv = 0;
     for (int i = 0; i < 3; i++) {
         const qs_kernels *k = qs_kernels_for(all_lv[i]);
-        bool wanted = nlv_req == 0 || all_lv[i] == QS_SIMD_SCALAR;
+        bool wanted = nlv_req == 0 || (all_lv[i] == QS_SIMD_SCALAR && !no_ref);
         for (int j = 0; j < nlv_req; j++) wanted |= lv_req[j] == all_lv[i];
         if (!wanted) continue;
         if (!k || !qs_simd_level_usable(qs_cpu_features_get(), all_lv[i])) {
@@ -229,21 +242,23 @@ int main(int argc, char **argv) {
     }
     free(zero);
 
-    printf("single thread; n = 4096 columns; gemv-mem over %zu MiB of weights; %s of %d runs\n", mib,
-           use_best ? "best" : "median", RUNS);
+    if (ncols < 256 || ncols % 256) ncols = 4096;
+    printf("single thread; n = %lld columns; gemv-mem over %zu MiB of weights; %s of %d runs%s\n",
+           (long long)ncols, mib, use_best ? "best" : "median", RUNS,
+           g_clock == CLOCK_MONOTONIC ? "" : "; per second of CPU time");
     printf("%-7s %-7s %10s %6s %12s %6s %11s %6s %10s %6s\n", "type", "level", "dequant", "x",
            "gemv-mem", "x", "gemv-L2", "x", "gemm", "x");
     printf("%-7s %-7s %10s %6s %12s %6s %11s %6s %10s %6s\n", "", "", "GB/s out", "", "GB/s wts", "",
            "GB/s wts", "", "GMAC/s", "");
     for (int ti = 0; ti < ntypes; ti++) {
         const int t = types[ti];
-        if (!qs_kernels_can_dot(t, 4096)) continue;
+        if (!qs_kernels_can_dot(t, ncols)) continue;
         make_valid(t, big, big_bytes);
         make_valid(t, small, small_bytes);
         figures ref = {0, 0, 0, 0};
         for (int l = 0; l < nlv; l++) {
             figures f;
-            bench_type(lv[l], t, 4096, big, big_bytes, small, small_bytes, quick, &f);
+            bench_type(lv[l], t, ncols, big, big_bytes, small, small_bytes, quick, &f);
             if (l == 0) ref = f;
 #define RATIO(a, b) ((b) > 0 ? (a) / (b) : 0.0)
             printf("%-7s %-7s %10.2f %6.1f %12.2f %6.1f %11.2f %6.1f %10.2f %6.1f\n", qs_type_name(t),
