@@ -421,7 +421,7 @@ AI void iq4xs_cols(const int C, int64_t n, const uint8_t *w, const uint8_t *act,
     }                                                                                            \
     static void gemm_##t##_avx2(int64_t n, int64_t nrows, int64_t ncols, const void *w,         \
                                 size_t ws, const void *act, size_t as, float *y, size_t ys) {   \
-        const int64_t panel = qs_gemm_panel_rows(ws);                                            \
+        const int64_t panel = qs_gemm_panel_rows(ws, nrows);                                            \
         for (int64_t r0 = 0; r0 < nrows; r0 += panel) {                                          \
             const int64_t r1 = r0 + panel < nrows ? r0 + panel : nrows;                           \
             int64_t c = 0;                                                                       \
