@@ -70,10 +70,15 @@
  *     vpmaddubsw + vpdpwssd with vectorised scale unpacking; float types convert in registers.
  *     No gathers (they cost ~20 cycles on that CPU).
  *   - gemm is for prompt processing (several activation rows). It walks panels of weight rows
- *     that stay in L2 (512 KiB) and takes 4 activation rows per pass, decoding each weight
- *     block once for the 4 of them.
- *   - vec_dot is gemv of one row. gemv, gemm and vec_dot of one level give bit-identical
- *     results for a row (same per-row arithmetic; partial sums reduced at fixed positions).
+ *     that stay in L2 (512 KiB, rows shared evenly between panels) and runs register tiles of
+ *     several weight rows by several activation rows, decoding each weight chunk once per
+ *     tile: AVX-512 32-value block types 2 x 4 (activation prepared per 16 chunks, in L1),
+ *     K-quants 1 x 4, float types 4 x 4 (one accumulator per pair).
+ *   - vec_dot is gemv of one row. For the quantized types gemv, gemm and vec_dot of one level
+ *     give bit-identical results for a row (same per-row arithmetic; partial sums reduced at
+ *     fixed positions). For F32 / F16 / BF16 the AVX-512 gemm sums in another order than gemv
+ *     (one accumulator per pair instead of four per row): the two agree within the tolerance
+ *     above, not bit for bit (keeping gemv's order in the tiles cost a third of the speed).
  *   - Threads come from the caller: split the rows of a gemv/gemm between threads.
  * --------------------------------------------------------------------------------------------- */
 #ifndef QS_KERNELS_H

@@ -150,51 +150,43 @@ AI void float_cols(const int ft, const int C, int64_t n, const uint8_t *w, const
     for (int c = 0; c < C; c++) y[(size_t)c * ys] = float_sum(acc[c]);
 }
 
-/* gemm: register tiles of F_TR weight rows by F_TC activation rows. The four accumulators a
- * pair has in gemv (values i with (i / 16) % 4 == k go to accumulator k) are run one after the
- * other ("phases"), each over the whole row with one register per pair, so a tile holds
- * F_TR x F_TC accumulators; the phase sums are combined as gemv combines them
- * ((a0 + a1) + (a2 + a3)), so the results are bit-identical to gemv's. Panels of weight rows
- * stay in L2 while the activation tiles pass. */
+/* gemm: register tiles of F_TR weight rows by F_TC activation rows, one accumulator per pair
+ * walking the row straight through (16 values a step), panels of weight rows that stay in L2
+ * while the activation tiles pass. gemm sums in another order than gemv (one accumulator, not
+ * four), so the two differ within the tolerance of the header, not bit for bit: running gemv's
+ * four accumulators one after the other kept them identical but cost a third of the speed
+ * (strided loads), and four at once need four times the registers. */
+#ifndef F_TR
 #define F_TR 4
 #define F_TC 4
+#endif
 
 AI void float_tile(const int ft, const int R, const int C, int64_t n, const uint8_t *w, size_t ws,
                    const uint8_t *act, size_t as, float *y, size_t ys) {
     const int es = ft == FT_F32 ? 4 : 2;
-    const int64_t n64 = n & ~(int64_t)63;
-    __m512 s01[F_TR][F_TC], a2[F_TR][F_TC];
-    for (int k = 0; k < 4; k++) {
-        __m512 acc[F_TR][F_TC];
-        for (int r = 0; r < R; r++)
-            for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
-        for (int64_t i = 16 * k; i < n64; i += 64) {
-            __m512 wv[F_TR];
-            for (int r = 0; r < R; r++) wv[r] = load_w16(ft, w + (size_t)r * ws + (size_t)i * es, 0, true);
-            for (int c = 0; c < C; c++) {
-                const __m512 av = _mm512_loadu_ps((const float *)(act + (size_t)c * as) + i);
-                for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(wv[r], av, acc[r][c]);
-            }
+    const int64_t n16 = n & ~(int64_t)15;
+    __m512 acc[F_TR][F_TC];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n16; i += 16) {
+        __m512 wv[F_TR];
+        for (int r = 0; r < R; r++) wv[r] = load_w16(ft, w + (size_t)r * ws + (size_t)i * es, 0, true);
+        for (int c = 0; c < C; c++) {
+            const __m512 av = _mm512_loadu_ps((const float *)(act + (size_t)c * as) + i);
+            for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(wv[r], av, acc[r][c]);
         }
-        const int64_t i = n64 + 16 * k;
-        if (i < n) { /* the tail: accumulator k takes values i .. i + 15 (masked) */
-            const int64_t left = n - i;
-            const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-            __m512 wv[F_TR];
-            for (int r = 0; r < R; r++) wv[r] = load_w16(ft, w + (size_t)r * ws + (size_t)i * es, m, false);
-            for (int c = 0; c < C; c++) {
-                const __m512 av = _mm512_maskz_loadu_ps(m, (const float *)(act + (size_t)c * as) + i);
-                for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(wv[r], av, acc[r][c]);
-            }
-        }
-        for (int r = 0; r < R; r++)
-            for (int c = 0; c < C; c++) {
-                if (k == 0) s01[r][c] = acc[r][c];
-                else if (k == 1) s01[r][c] = _mm512_add_ps(s01[r][c], acc[r][c]);
-                else if (k == 2) a2[r][c] = acc[r][c];
-                else y[(size_t)c * ys + (size_t)r] = _mm512_reduce_add_ps(_mm512_add_ps(s01[r][c], _mm512_add_ps(a2[r][c], acc[r][c])));
-            }
     }
+    if (n16 < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - n16)) - 1u);
+        __m512 wv[F_TR];
+        for (int r = 0; r < R; r++) wv[r] = load_w16(ft, w + (size_t)r * ws + (size_t)n16 * es, m, false);
+        for (int c = 0; c < C; c++) {
+            const __m512 av = _mm512_maskz_loadu_ps(m, (const float *)(act + (size_t)c * as) + n16);
+            for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(wv[r], av, acc[r][c]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) y[(size_t)c * ys + (size_t)r] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
 /* R x C tile for R <= F_TR, C <= F_TC (the edges), by dispatch to constant sizes. */
@@ -289,11 +281,75 @@ typedef struct {
 /* floor(v / bs) for 0 <= v < 128 as (v * M) >> 12 (exact for the block sizes 18..34) */
 AI int b_div_mul(const int t) { return (4096 + b_size(t) - 1) / b_size(t); }
 
-/* Prepares the records of chunks [c0, c0 + nc) of a row of nb blocks from activation row act.
- * All per-lane facts come from the chunk's phase in the block pattern, in vector code: lane l
- * starts at byte v = phase + 4 l after the chunk's first block start, in block v / bs of the
- * chunk, at offset v % bs in it. */
-static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int nc, b_rec *rec) {
+/* What depends only on a chunk's byte positions in the row (the same for every weight and
+ * activation row): lane l starts at byte v = phase + 4 l after the chunk's first block start
+ * (phase = chunk start % bs), in block rel_l = v / bs of the chunk, at offset o_l = v % bs. */
+typedef struct {
+    __m512i idx;     /* b_rec.idx */
+    __m512i rel;     /* lane l: rel_l (past the row's end: a block whose d_a slot is 0) */
+    uint64_t qm;     /* the chunk's bytes that are quants */
+    __mmask16 first; /* lanes holding a block's first byte */
+} b_pos;
+
+/* The positions of every chunk of a row: chunk c has the phase of chunk c % P (P = bs /
+ * gcd(bs, 64) <= 17), except the row's last chunk, which may end early. */
+#define B_MAX_PERIOD 17
+typedef struct {
+    b_pos per[B_MAX_PERIOD];
+    b_pos last;
+    int period;
+    int64_t nchunks;
+} b_layout;
+
+/* Positions of the chunk starting at byte q0 of a row of rowb bytes. */
+static void b_pos_make(const int t, int64_t q0, int64_t rowb, b_pos *p) {
+    const int bs = b_size(t), qo = b_qs(t);
+    const int ph = (int)(q0 % bs);
+    const int left = rowb - q0 > 64 ? 64 : (int)(rowb - q0); /* bytes of the row in the chunk */
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i lane4 = _mm512_slli_epi32(lane, 2), vbs = _mm512_set1_epi32(bs), vleft = _mm512_set1_epi32(left);
+    const __m512i v = _mm512_add_epi32(lane4, _mm512_set1_epi32(ph));
+    const __m512i r = _mm512_srli_epi32(_mm512_mullo_epi32(v, _mm512_set1_epi32(b_div_mul(t))), 12);
+    const __m512i o = _mm512_sub_epi32(v, _mm512_mullo_epi32(r, vbs));
+    const __mmask16 in = _mm512_cmplt_epi32_mask(lane4, vleft);
+    /* d_w's word: block start - (chunk start - 64) = r bs - ph + 64 bytes; lanes past the end:
+     * word 2l of this chunk (zero after the masked load) */
+    __m512i idx = _mm512_srli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_mullo_epi32(r, vbs), _mm512_set1_epi32(ph)), _mm512_set1_epi32(64)), 1);
+    idx = _mm512_mask_blend_epi32(in, _mm512_add_epi32(_mm512_set1_epi32(32), _mm512_slli_epi32(lane, 1)), idx);
+    p->idx = _mm512_zextsi256_si512(_mm512_cvtepi32_epi16(idx));
+    /* past the end: rel 16 + l points past every block of the d_a window (b_prep zeros them) */
+    p->rel = _mm512_mask_blend_epi32(in, _mm512_add_epi32(lane, _mm512_set1_epi32(16)), r);
+    /* quant bytes: byte k of lane l is at offset o + k (in the next block past bs) */
+    uint64_t qm = 0;
+    for (int k = 0; k < 4; k++) {
+        __m512i ok = _mm512_add_epi32(o, _mm512_set1_epi32(k));
+        ok = _mm512_mask_sub_epi32(ok, _mm512_cmpge_epi32_mask(ok, vbs), ok, vbs);
+        const __mmask16 m = _mm512_cmpge_epi32_mask(ok, _mm512_set1_epi32(qo)) &
+                            _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane4, _mm512_set1_epi32(k)), vleft);
+        qm |= _pdep_u64(m, 0x1111111111111111ull << k);
+    }
+    p->qm = qm;
+    p->first = _mm512_cmplt_epi32_mask(o, _mm512_set1_epi32(4)) & in;
+}
+
+static void b_layout_make(const int t, int64_t nb, b_layout *L) {
+    const int bs = b_size(t);
+    const int64_t rowb = nb * bs;
+    int g = 64, x = bs; /* gcd(64, bs) */
+    while (x) { const int tmp = g % x; g = x; x = tmp; }
+    L->period = bs / g;
+    L->nchunks = (rowb + 63) / 64;
+    for (int c = 0; c < L->period; c++) b_pos_make(t, 64 * (int64_t)c, INT64_MAX, &L->per[c]);
+    b_pos_make(t, 64 * (L->nchunks - 1), rowb, &L->last);
+}
+
+AI const b_pos *b_pos_of(const b_layout *L, int64_t c) {
+    return c == L->nchunks - 1 ? &L->last : &L->per[c % L->period];
+}
+
+/* Prepares the records of chunks [c0, c0 + nc) of a row of nb blocks from activation row act
+ * (layout L). */
+static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int nc, const b_layout *L, b_rec *rec) {
     const int bs = b_size(t), as = a_size(t), K = b_offset(t), qo = b_qs(t);
     const int64_t rowb = nb * bs, p0 = 64 * c0, b0 = p0 / bs;
     const int64_t pend = p0 + 64 * (int64_t)nc < rowb ? p0 + 64 * (int64_t)nc : rowb;
@@ -305,7 +361,7 @@ static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int 
         dfl[i] = _cvtsh_ss(qs_ld_u16(ab + (size_t)i * (size_t)as));
         if (b_has_min(t)) sfl[i] = _cvtsh_ss(qs_ld_u16(ab + (size_t)i * (size_t)as + 2));
     }
-    for (int i = nblk; i < nblk + 32; i++) dfl[i] = sfl[i] = 0.0f;
+    for (int i = nblk; i < nblk + 36; i++) dfl[i] = sfl[i] = 0.0f;
     /* activation quants at the weight quants' byte positions (not Q8_0, whose weight and
      * activation blocks have the same layout: there the activation row itself is used):
      * blocks in order, each writes its 16 low / high values and 16 zeros after them (the next
@@ -329,41 +385,25 @@ static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int 
             _mm_storeu_si128((__m128i *)(hi + at + 16), z);
         }
     }
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i lane4 = _mm512_slli_epi32(lane, 2), vbs = _mm512_set1_epi32(bs), vqo = _mm512_set1_epi32(qo);
-    const __m512i vM = _mm512_set1_epi32(b_div_mul(t)), kv = _mm512_set1_epi8((char)K);
+    const __m512i kv = _mm512_set1_epi8((char)K);
+    int64_t cb = b0; /* the chunk's first block */
     for (int c = 0; c < nc; c++) {
-        const int64_t q0 = p0 + 64 * c, cb = q0 / bs;
-        const int ph = (int)(q0 - cb * bs);
-        const int64_t left = rowb - q0; /* bytes of the row from this chunk on (> 0) */
-        const __m512i v = _mm512_add_epi32(lane4, _mm512_set1_epi32(ph));
-        const __m512i r = _mm512_srli_epi32(_mm512_mullo_epi32(v, vM), 12); /* block of the lane, in the chunk */
-        const __m512i o = _mm512_sub_epi32(v, _mm512_mullo_epi32(r, vbs)); /* offset of the lane in it */
-        const __mmask16 in = _mm512_cmplt_epi32_mask(lane4, _mm512_set1_epi32(left > 64 ? 64 : (int)left));
-        /* d_w's word: block start - (chunk start - 64) = r bs - ph + 64 bytes; lanes past the
-         * end: word 2l of this chunk (zero after the masked load) */
-        __m512i idx = _mm512_srli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_mullo_epi32(r, vbs), _mm512_set1_epi32(ph)), _mm512_set1_epi32(64)), 1);
-        idx = _mm512_mask_blend_epi32(in, _mm512_add_epi32(_mm512_set1_epi32(32), _mm512_slli_epi32(lane, 1)), idx);
-        rec[c].idx = _mm512_zextsi256_si512(_mm512_cvtepi32_epi16(idx));
-        /* quant bytes: byte k of lane l is at offset o + k (in the next block past bs) */
-        uint64_t qm = 0;
-        for (int k = 0; k < 4; k++) {
-            __m512i ok = _mm512_add_epi32(o, _mm512_set1_epi32(k));
-            ok = _mm512_mask_sub_epi32(ok, _mm512_cmpge_epi32_mask(ok, vbs), ok, vbs);
-            const __mmask16 m = _mm512_cmpge_epi32_mask(ok, vqo) &
-                                _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane4, _mm512_set1_epi32(k)), _mm512_set1_epi32(left > 64 ? 64 : (int)left));
-            qm |= _pdep_u64(m, 0x1111111111111111ull << k);
-        }
-        const __m512i alo = _mm512_maskz_loadu_epi8(qm, t == B_Q8_0 ? act + q0 : lo + PAD + 64 * c);
-        const __m512i ahi = t == B_Q8_0 ? zero512() : _mm512_maskz_loadu_epi8(qm, hi + PAD + 64 * c);
+        const int64_t q0 = p0 + 64 * c;
+        while ((cb + 1) * bs <= q0) cb++;
+        const b_pos *ps = b_pos_of(L, c0 + c);
+        rec[c].idx = ps->idx;
+        const __m512i alo = _mm512_maskz_loadu_epi8(ps->qm, t == B_Q8_0 ? act + q0 : lo + PAD + 64 * c);
+        const __m512i ahi = t == B_Q8_0 ? zero512() : _mm512_maskz_loadu_epi8(ps->qm, hi + PAD + 64 * c);
         rec[c].alo = alo;
         if (t != B_Q8_0) rec[c].ahi = ahi;
         if (K) rec[c].base = _mm512_sub_epi32(zero512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero512(), kv, alo), kv, ahi));
-        /* past the end r points at blocks >= nb, whose d_a / s_a slots are 0 */
-        rec[c].da = _mm512_permutexvar_ps(r, _mm512_loadu_ps(dfl + (cb - b0)));
-        if (b_has_min(t))
-            rec[c].sa = _mm512_maskz_permutexvar_ps(_mm512_cmplt_epi32_mask(o, _mm512_set1_epi32(4)) & in, r,
-                                                    _mm512_loadu_ps(sfl + (cb - b0)));
+        const __m512i dwin = _mm512_castps_si512(_mm512_loadu_ps(dfl + (cb - b0)));
+        const __m512i dwin2 = _mm512_castps_si512(_mm512_loadu_ps(dfl + (cb - b0) + 16));
+        rec[c].da = _mm512_castsi512_ps(_mm512_permutex2var_epi32(dwin, ps->rel, dwin2));
+        if (b_has_min(t)) {
+            const __m512i swin = _mm512_castps_si512(_mm512_loadu_ps(sfl + (cb - b0)));
+            rec[c].sa = _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi32(ps->first, ps->rel, swin));
+        }
     }
 }
 
@@ -494,10 +534,12 @@ AI void b_tile(const int t, const int R, const int C, const uint8_t *w, size_t w
 AI void b_gemv(const int t, int64_t n, int64_t nrows, const uint8_t *w, size_t ws, const uint8_t *act,
                float *y) {
     _Alignas(64) b_rec rec[B_RANGE_CHUNKS];
+    b_layout L;
     const int64_t nb = n / 32, nchunks = (nb * b_size(t) + 63) / 64;
+    b_layout_make(t, nb, &L);
     for (int64_t c0 = 0; c0 < nchunks; c0 += B_RANGE_CHUNKS) {
         const int nc = nchunks - c0 < B_RANGE_CHUNKS ? (int)(nchunks - c0) : B_RANGE_CHUNKS;
-        b_prep(t, act, nb, c0, nc, rec);
+        b_prep(t, act, nb, c0, nc, &L, rec);
         for (int64_t r = 0; r < nrows; r++) b_tile(t, 1, 1, w + (size_t)r * ws, ws, nb, c0, 0, nc, rec, 0, y + r, 0);
     }
 }
@@ -508,15 +550,22 @@ AI void b_gemv(const int t, int64_t n, int64_t nrows, const uint8_t *w, size_t w
 AI void b_gemm(const int t, int64_t n, int64_t nrows, int64_t ncols, const uint8_t *w, size_t ws,
                const uint8_t *act, size_t as, float *y, size_t ys) {
     _Alignas(64) b_rec rec[KMAX_C * B_GRANULE];
+    b_layout L;
     const int64_t nb = n / 32, nchunks = (nb * b_size(t) + 63) / 64;
+    b_layout_make(t, nb, &L);
     const int64_t panel = qs_gemm_panel_rows(ws, nrows);
     for (int64_t r0 = 0; r0 < nrows; r0 += panel) {
         const int64_t r1 = r0 + panel < nrows ? r0 + panel : nrows;
         for (int64_t c = 0; c < ncols;) {
             const int C = ncols - c >= KMAX_C ? KMAX_C : 1;
+            /* the next group's activation rows, towards L2 while this group computes (b_prep
+             * reads them scattered, one block scale at a time: misses would stall it) */
+            for (int64_t k = c + C; k < c + C + KMAX_C && k < ncols; k++)
+                for (size_t o = 0; o < (size_t)nb * (size_t)a_size(t); o += 64)
+                    _mm_prefetch((const char *)act + (size_t)k * as + o, _MM_HINT_T1);
             for (int64_t c0 = 0; c0 < nchunks; c0 += B_GRANULE) {
                 const int nc = nchunks - c0 < B_GRANULE ? (int)(nchunks - c0) : B_GRANULE;
-                for (int k = 0; k < C; k++) b_prep(t, act + (size_t)(c + k) * as, nb, c0, nc, rec + k * B_GRANULE);
+                for (int k = 0; k < C; k++) b_prep(t, act + (size_t)(c + k) * as, nb, c0, nc, &L, rec + k * B_GRANULE);
                 int64_t r = r0;
                 for (; r + B_TILE_ROWS <= r1; r += B_TILE_ROWS) {
                     float *yr = y + (size_t)c * ys + r;
