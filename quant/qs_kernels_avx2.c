@@ -514,4 +514,6 @@ const qs_kernels qs_kernels_avx2_table = {
         ROW(Q6_K, q6_K, Q8_K, to_float_q6_K_avx2, NULL),
         [QS_TYPE_Q8_K] = {to_float_q8_K_avx2, -1, NULL, NULL, NULL, quantize_act_q8_K_avx2},
     },
+    .softmax = qs_softmax_scalar,
+    .silu_mul = qs_silu_mul_scalar,
 };

@@ -14,6 +14,7 @@
  *                      the activation bsums, one float scaling per block.
  * Integer sums are exact; only the float accumulation order differs from the scalar level. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "qs_kernels_impl.h"
 
@@ -104,96 +105,57 @@ AI __m512 load_w16(const int ft, const uint8_t *p, __mmask16 m, const bool full)
     }
 }
 
-/* One weight row against C activation rows; 4 accumulators per column (the values i with
- * (i / 16) % 4 == k go to accumulator k), summed ((a0 + a1) + (a2 + a3)) at the end.
- * float_span runs values [i0, i1) (i0, i1 multiples of 64, or i1 == n for the tail) on
- * accumulators kept in acc[c][k]; gemm uses it to walk the row in tiles. */
-AI void float_span(const int ft, const int C, int64_t n, int64_t i0, int64_t i1, const uint8_t *w,
-                   const uint8_t *act, size_t as, __m512 accm[][4]) {
+/* One accumulator pair per (weight row, activation row): values i with (i / 16) % 2 == k go to
+ * accumulator k, each walking its values in order; the dot is the sum of the lanes of
+ * a0 + a1. vec_dot and gemv run this for one row (two dependency chains, enough for a memory
+ * stream), gemm for register tiles of F_TR x F_TC pairs: the arithmetic of a pair is the same,
+ * so the three agree bit for bit. (Four accumulators per row do not fit a tile of useful size
+ * in 32 registers; one per pair leaves gemv one dependency chain, too slow for F16 decode.)
+ * pf: prefetch the weights ahead (gemv streams them from memory; gemm tiles find them in L2). */
+#define F_TR 4
+#define F_TC 3
+
+AI void float_tile(const int ft, const int R, const int C, const bool pf, int64_t n, const uint8_t *w,
+                   size_t ws, const uint8_t *act, size_t as, float *y, size_t ys) {
     const int es = ft == FT_F32 ? 4 : 2;
-    /* work on a local copy: __m512 may alias the activation floats, so accumulators kept
-     * behind a pointer would be reloaded and stored around every load */
-    __m512 acc[KMAX_C][4];
-    for (int c = 0; c < C; c++)
-        for (int k = 0; k < 4; k++) acc[c][k] = accm[c][k];
-    int64_t i = i0;
-    for (; i + 64 <= i1; i += 64) {
-        for (int k = 0; k < es; k++) _mm_prefetch((const char *)w + (size_t)i * es + 64 * k + QS_PREFETCH_AHEAD, _MM_HINT_T0);
-        __m512 wv[4];
-        for (int k = 0; k < 4; k++) wv[k] = load_w16(ft, w + (size_t)(i + 16 * k) * es, 0, true);
-        for (int c = 0; c < C; c++) {
-            const float *a = (const float *)(act + (size_t)c * as) + i;
-            for (int k = 0; k < 4; k++) acc[c][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(a + 16 * k), acc[c][k]);
+    const int64_t n32 = n & ~(int64_t)31;
+    __m512 acc[F_TR][F_TC][2];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) acc[r][c][0] = acc[r][c][1] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n32; i += 32) {
+        if (pf)
+            for (int o = 0; o < 32 * es; o += 64) _mm_prefetch((const char *)w + (size_t)i * es + o + QS_PREFETCH_AHEAD, _MM_HINT_T0);
+        for (int k = 0; k < 2; k++) {
+            __m512 wv[F_TR];
+            for (int r = 0; r < R; r++) wv[r] = load_w16(ft, w + (size_t)r * ws + (size_t)(i + 16 * k) * es, 0, true);
+            for (int c = 0; c < C; c++) {
+                const __m512 av = _mm512_loadu_ps((const float *)(act + (size_t)c * as) + i + 16 * k);
+                for (int r = 0; r < R; r++) acc[r][c][k] = _mm512_fmadd_ps(wv[r], av, acc[r][c][k]);
+            }
         }
     }
-    for (int k = 0; i1 == n && i < n; k++, i += 16) {
+    for (int k = 0; k < 2; k++) { /* the tail: accumulator k takes values n32 + 16 k .. (masked) */
+        const int64_t i = n32 + 16 * k;
+        if (i >= n) break;
         const int64_t left = n - i;
         const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-        const __m512 wv = load_w16(ft, w + (size_t)i * es, m, false);
+        __m512 wv[F_TR];
+        for (int r = 0; r < R; r++) wv[r] = load_w16(ft, w + (size_t)r * ws + (size_t)i * es, m, false);
+        for (int c = 0; c < C; c++) {
+            const __m512 av = _mm512_maskz_loadu_ps(m, (const float *)(act + (size_t)c * as) + i);
+            for (int r = 0; r < R; r++) acc[r][c][k] = _mm512_fmadd_ps(wv[r], av, acc[r][c][k]);
+        }
+    }
+    for (int r = 0; r < R; r++)
         for (int c = 0; c < C; c++)
-            acc[c][k] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, (const float *)(act + (size_t)c * as) + i), acc[c][k]);
-    }
-    for (int c = 0; c < C; c++)
-        for (int k = 0; k < 4; k++) accm[c][k] = acc[c][k];
-}
-
-AI float float_sum(const __m512 a[4]) {
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])));
-}
-
-AI void float_cols(const int ft, const int C, int64_t n, const uint8_t *w, const uint8_t *act, size_t as,
-                   float *y, size_t ys) {
-    __m512 acc[KMAX_C][4];
-    for (int c = 0; c < KMAX_C; c++)
-        for (int k = 0; k < 4; k++) acc[c][k] = _mm512_setzero_ps();
-    float_span(ft, C, n, 0, n, w, act, as, acc);
-    for (int c = 0; c < C; c++) y[(size_t)c * ys] = float_sum(acc[c]);
-}
-
-/* gemm: register tiles of F_TR weight rows by F_TC activation rows, one accumulator per pair
- * walking the row straight through (16 values a step), panels of weight rows that stay in L2
- * while the activation tiles pass. gemm sums in another order than gemv (one accumulator, not
- * four), so the two differ within the tolerance of the header, not bit for bit: running gemv's
- * four accumulators one after the other kept them identical but cost a third of the speed
- * (strided loads), and four at once need four times the registers. */
-#ifndef F_TR
-#define F_TR 4
-#define F_TC 4
-#endif
-
-AI void float_tile(const int ft, const int R, const int C, int64_t n, const uint8_t *w, size_t ws,
-                   const uint8_t *act, size_t as, float *y, size_t ys) {
-    const int es = ft == FT_F32 ? 4 : 2;
-    const int64_t n16 = n & ~(int64_t)15;
-    __m512 acc[F_TR][F_TC];
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n16; i += 16) {
-        __m512 wv[F_TR];
-        for (int r = 0; r < R; r++) wv[r] = load_w16(ft, w + (size_t)r * ws + (size_t)i * es, 0, true);
-        for (int c = 0; c < C; c++) {
-            const __m512 av = _mm512_loadu_ps((const float *)(act + (size_t)c * as) + i);
-            for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(wv[r], av, acc[r][c]);
-        }
-    }
-    if (n16 < n) {
-        const __mmask16 m = (__mmask16)((1u << (n - n16)) - 1u);
-        __m512 wv[F_TR];
-        for (int r = 0; r < R; r++) wv[r] = load_w16(ft, w + (size_t)r * ws + (size_t)n16 * es, m, false);
-        for (int c = 0; c < C; c++) {
-            const __m512 av = _mm512_maskz_loadu_ps(m, (const float *)(act + (size_t)c * as) + n16);
-            for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(wv[r], av, acc[r][c]);
-        }
-    }
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < C; c++) y[(size_t)c * ys + (size_t)r] = _mm512_reduce_add_ps(acc[r][c]);
+            y[(size_t)c * ys + (size_t)r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][c][0], acc[r][c][1]));
 }
 
 /* R x C tile for R <= F_TR, C <= F_TC (the edges), by dispatch to constant sizes. */
 AI void float_tile_any(const int ft, int R, int C, int64_t n, const uint8_t *w, size_t ws, const uint8_t *act,
                        size_t as, float *y, size_t ys) {
-#define FT_C(r, c) case c: float_tile(ft, r, c, n, w, ws, act, as, y, ys); return;
-#define FT_R(r) case r: switch (C) { FT_C(r, 1) FT_C(r, 2) FT_C(r, 3) FT_C(r, 4) } return;
+#define FT_C(r, c) case c: float_tile(ft, r, c, false, n, w, ws, act, as, y, ys); return;
+#define FT_R(r) case r: switch (C) { FT_C(r, 1) FT_C(r, 2) FT_C(r, 3) } return;
     switch (R) { FT_R(1) FT_R(2) FT_R(3) FT_R(4) }
 #undef FT_C
 #undef FT_R
@@ -211,7 +173,7 @@ AI void float_gemm(const int ft, int64_t n, int64_t nrows, int64_t ncols, const 
                 const int R = r1 - r < F_TR ? (int)(r1 - r) : F_TR;
                 const uint8_t *wr = w + (size_t)r * ws;
                 float *yr = y + (size_t)c * ys + (size_t)r;
-                if (R == F_TR && C == F_TC) float_tile(ft, F_TR, F_TC, n, wr, ws, ac, as, yr, ys);
+                if (R == F_TR && C == F_TC) float_tile(ft, F_TR, F_TC, false, n, wr, ws, ac, as, yr, ys);
                 else float_tile_any(ft, R, C, n, wr, ws, ac, as, yr, ys);
             }
         }
@@ -838,12 +800,12 @@ AI void iq4xs_cols(const int C, int64_t n, const uint8_t *w, const uint8_t *act,
 #define F_COLS(t, ft)                                                                            \
     static float vec_dot_##t##_avx512(int64_t n, const void *w, const void *act) {              \
         float y;                                                                                 \
-        float_cols(ft, 1, n, w, act, 0, &y, 0);                                                  \
+        float_tile(ft, 1, 1, false, n, w, 0, act, 0, &y, 0);                                    \
         return y;                                                                                \
     }                                                                                            \
     static void gemv_##t##_avx512(int64_t n, int64_t nrows, const void *w, size_t ws,            \
                                   const void *act, float *y) {                                  \
-        for (int64_t r = 0; r < nrows; r++) float_cols(ft, 1, n, (const uint8_t *)w + (size_t)r * ws, act, 0, y + r, 0); \
+        for (int64_t r = 0; r < nrows; r++) float_tile(ft, 1, 1, true, n, (const uint8_t *)w + (size_t)r * ws, 0, act, 0, y + r, 0); \
     }                                                                                            \
     static void gemm_##t##_avx512(int64_t n, int64_t nrows, int64_t ncols, const void *w,       \
                                   size_t ws, const void *act, size_t as, float *y, size_t ys) { \
@@ -941,6 +903,74 @@ static void to_float_bf16_avx512(const void *src, float *dst, int64_t n) {
     }
 }
 
+/* ================================================================ element-wise ops */
+
+/* exp(x) for x <= 88.7: x = k ln2 + r (|r| <= ln2 / 2, ln2 split in two parts so k ln2 is
+ * exact), e^r by its degree-6 Taylor polynomial (relative error < 2e-7), times 2^k (vscalefps:
+ * exact, underflows to 0 below -87.3 as expf does to within a denormal). */
+AI __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, k);
+}
+
+__attribute__((unused)) static void softmax_avx512(float *x, int64_t n, float scale) {
+    const __m512 vs = _mm512_set1_ps(scale);
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vs);
+        _mm512_storeu_ps(x + i, v);
+        vmax = _mm512_max_ps(vmax, v);
+    }
+    const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+    if (i < n) {
+        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+        _mm512_mask_storeu_ps(x + i, m, v);
+        vmax = _mm512_mask_max_ps(vmax, m, vmax, v);
+    }
+    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+    __m512 vsum = _mm512_setzero_ps();
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), mx));
+        _mm512_storeu_ps(x + i, e);
+        vsum = _mm512_add_ps(vsum, e);
+    }
+    if (i < n) {
+        const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mx));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
+    if (i < n) _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+}
+
+AI __m512 silu512(__m512 g) {
+    /* exp(-g) overflows to +inf for g < -88.7: g / inf = -0, as expf gives */
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), g));
+    return _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+__attribute__((unused)) static void silu_mul_avx512(float *g, const float *u, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(g + i, _mm512_mul_ps(silu512(_mm512_loadu_ps(g + i)), _mm512_loadu_ps(u + i)));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(silu512(_mm512_maskz_loadu_ps(m, g + i)), _mm512_maskz_loadu_ps(m, u + i)));
+    }
+}
+
 /* ================================================================ the table */
 
 #define ROW(T, t, act, deq, q)                                                                   \
@@ -969,4 +999,6 @@ const qs_kernels qs_kernels_avx512_table = {
         ROW(Q6_K, q6_K, Q8_K, to_float_q6_K_avx512, NULL),
         [QS_TYPE_Q8_K] = {to_float_q8_K_avx512, -1, NULL, NULL, NULL, quantize_act_q8_K_avx512},
     },
+    .softmax = softmax_avx512,
+    .silu_mul = silu_mul_avx512,
 };

@@ -111,5 +111,7 @@ void qs_quantize_act_f32_scalar(const float *x, void *dst, int64_t n);
 void qs_quantize_act_q8_0_scalar(const float *x, void *dst, int64_t n);
 void qs_quantize_act_q8_1_scalar(const float *x, void *dst, int64_t n);
 void qs_quantize_act_q8_K_scalar(const float *x, void *dst, int64_t n);
+void qs_softmax_scalar(float *x, int64_t n, float scale);
+void qs_silu_mul_scalar(float *g, const float *u, int64_t n);
 
 #endif

@@ -351,11 +351,6 @@ static dref reference(const qs_kernels *s, const wtype *wt, const uint8_t *w, co
     return r;
 }
 
-/* gemm equals gemv bit for bit for the quantized types (the same per-row arithmetic); for the
- * float types gemm sums in another order (qs_kernels.h) and is held to the tolerance. The scalar
- * level runs gemv for gemm, so it is exact there too. */
-static bool gemm_is_exact(qs_type t) { return qs_type_traits_get(t)->quantized; }
-
 static void check_type_dots(const qs_kernels *const *lv, int nl, const wtype *wt, int64_t nblk,
                             uint64_t seed) {
     const qs_type t = wt->type;
@@ -403,7 +398,7 @@ static void check_type_dots(const qs_kernels *const *lv, int nl, const wtype *wt
         }
     }
     /* gemv over every row count 1..nrows equals vec_dot of the same level, bit for bit; gemm
-     * equals gemv (quantized types) or is within the tolerance of the double dot (float types) */
+     * equals gemv */
     for (int l = 0; l < nl; l++) {
         const qs_kernel_row *k = &lv[l]->row[t];
         float one[11];
@@ -427,19 +422,10 @@ static void check_type_dots(const qs_kernels *const *lv, int nl, const wtype *wt
         k->gemm(n, nrows, ncols, w, stride, act, astride, gm, ys);
         for (int c = 0; c < ncols; c++) {
             k->gemv(n, nrows, w, stride, act + (size_t)c * astride, got);
-            for (int64_t r = 0; r < nrows; r++) {
-                const float g = gm[c * ys + (size_t)r];
-                if (gemm_is_exact(t)) {
-                    if (memcmp(&g, &got[r], 4) != 0)
-                        fail_msg("%s level %s: gemm[%d][%lld] = %.9g, gemv %.9g", qs_type_name(t),
-                                 lv[l]->name, c, (long long)r, (double)g, (double)got[r]);
-                } else {
-                    const dref d = reference(s, wt, w + (size_t)r * stride, act + (size_t)c * astride, n);
-                    if (fabs((double)g - d.dot) > dot_tolerance(d.abs_sum))
-                        fail_msg("%s level %s: gemm[%d][%lld] = %.9g, double %.9g", qs_type_name(t),
-                                 lv[l]->name, c, (long long)r, (double)g, d.dot);
-                }
-            }
+            for (int64_t r = 0; r < nrows; r++)
+                if (memcmp(&gm[c * ys + (size_t)r], &got[r], 4) != 0)
+                    fail_msg("%s level %s: gemm[%d][%lld] = %.9g, gemv %.9g", qs_type_name(t),
+                             lv[l]->name, c, (long long)r, (double)gm[c * ys + (size_t)r], (double)got[r]);
             for (size_t r = (size_t)nrows; r < ys; r++) assert_true(gm[c * ys + r] == -1.0f);
         }
     }
@@ -549,16 +535,9 @@ static void test_long_rows(void **state) {
                 for (int c = 0; c < COLS; c++) {
                     const float g = ym[c * ROWS + r];
                     const float o = k->vec_dot(n, wr, act + (size_t)c * ab);
-                    if (gemm_is_exact(wt->type)) {
-                        if (memcmp(&g, &o, 4) != 0)
-                            fail_msg("%s level %s long row: gemm[%d][%d] %.9g vs vec_dot %.9g", qs_type_name(wt->type),
-                                     lv[l]->name, c, r, (double)g, (double)o);
-                    } else {
-                        const dref d = reference(lv[0], wt, wr, act + (size_t)c * ab, n);
-                        if (fabs((double)g - d.dot) > dot_tolerance(d.abs_sum))
-                            fail_msg("%s level %s long row: gemm[%d][%d] %.9g vs double %.9g", qs_type_name(wt->type),
-                                     lv[l]->name, c, r, (double)g, d.dot);
-                    }
+                    if (memcmp(&g, &o, 4) != 0)
+                        fail_msg("%s level %s long row: gemm[%d][%d] %.9g vs vec_dot %.9g", qs_type_name(wt->type),
+                                 lv[l]->name, c, r, (double)g, (double)o);
                 }
                 const dref d = reference(lv[0], wt, wr, act, n);
                 const double tol = !isnan(d.dot) ? dot_tolerance(d.abs_sum) + 2 * d.extra : 1e-4 * fabs(ref);
@@ -570,6 +549,59 @@ static void test_long_rows(void **state) {
         free(w);
         free(act);
         free(x);
+    }
+}
+
+/* Element-wise ops: every level against double-precision formulas (softmax, silu * u) within
+ * 2^-20 relative (a few float ulp: the SIMD exp is a polynomial, the scalar one libm; softmax
+ * also the rounding of its float argument scale x - max), on
+ * lengths around the vector widths and on the ranges the forward pass sees, including
+ * arguments whose exp underflows or overflows. */
+static void test_elementwise(void **state) {
+    (void)state;
+    const qs_kernels *lv[QS_SIMD_LEVEL_COUNT];
+    int nl = levels(lv);
+    const int64_t lens[] = {1, 7, 16, 17, 33, 100, 1000};
+    for (int l = 0; l < nl; l++) {
+        assert_non_null(lv[l]->softmax);
+        assert_non_null(lv[l]->silu_mul);
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            const int64_t n = lens[li];
+            float *x = malloc((size_t)n * 4), *g = malloc((size_t)n * 4), *u = malloc((size_t)n * 4);
+            qs_test_gaussian(x, n, 31 + (uint64_t)li);
+            qs_test_gaussian(u, n, 41 + (uint64_t)li);
+            for (int64_t i = 0; i < n; i++) {
+                x[i] *= 30.0f; /* scores: spread enough that some exp underflow */
+                g[i] = x[i] * (i % 5 == 0 ? 4.0f : 0.5f); /* gate values up to +-400: exp(-g) over/underflows */
+            }
+            const float scale = 0.125f;
+            double max = -INFINITY, sum = 0.0;
+            for (int64_t i = 0; i < n; i++) max = fmax(max, (double)(x[i] * scale));
+            for (int64_t i = 0; i < n; i++) sum += exp((double)(x[i] * scale) - max);
+            float *y = malloc((size_t)n * 4);
+            memcpy(y, x, (size_t)n * 4);
+            lv[l]->softmax(y, n, scale);
+            for (int64_t i = 0; i < n; i++) {
+                /* the float difference scale x - max carries up to |d| 2^-24 of its own */
+                const double d = (double)(x[i] * scale) - max;
+                const double want = exp(d) / sum;
+                if (fabs(y[i] - want) > (0x1p-20 + 0x1p-23 * fabs(d)) * want + 1e-38)
+                    fail_msg("softmax level %s n=%lld [%lld]: %.9g, want %.9g", lv[l]->name, (long long)n,
+                             (long long)i, (double)y[i], want);
+            }
+            memcpy(y, g, (size_t)n * 4);
+            lv[l]->silu_mul(y, u, n);
+            for (int64_t i = 0; i < n; i++) {
+                const double want = (double)g[i] / (1.0 + exp(-(double)g[i])) * u[i];
+                if (fabs(y[i] - want) > 0x1p-20 * fabs(want) + 1e-38)
+                    fail_msg("silu_mul level %s n=%lld [%lld]: g %.9g u %.9g: %.9g, want %.9g", lv[l]->name,
+                             (long long)n, (long long)i, (double)g[i], (double)u[i], (double)y[i], want);
+            }
+            free(x);
+            free(g);
+            free(u);
+            free(y);
+        }
     }
 }
 
@@ -591,6 +623,7 @@ int main(void) {
         cmocka_unit_test(test_vec_dot),
         cmocka_unit_test(test_vec_dot_quantized_rows),
         cmocka_unit_test(test_long_rows),
+        cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_best_is_active),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
