@@ -520,6 +520,9 @@ static void rope_head(const qs_infer_hparams *hp, const float *cs, float *x) {
 /* ================================================================ context */
 
 #define ACT_SLOTS 3
+/* Queries an attention work item takes at most: the heads that share a KV head, for a few
+ * tokens, go through the key and value products together (matrix-matrix, not per query). */
+#define ATT_Q 32
 
 struct qs_infer_ctx {
     const qs_infer_model *m;
@@ -547,9 +550,10 @@ struct qs_infer_ctx {
     uint64_t act_row_cap;
 
     /* per worker */
-    float *scores;  /* (n_threads, n_ctx) attention weights */
+    int att_tok;    /* tokens per attention work item (att_tok * heads per KV head <= ATT_Q) */
+    float *scores;  /* (n_threads, ATT_Q, n_ctx) attention weights of an item's queries */
     float *vtmp;    /* (n_threads, head_dim) a value head as floats */
-    uint8_t *qact;  /* (n_threads, qact_cap) a query head quantized for the key dot */
+    uint8_t *qact;  /* (n_threads, ATT_Q, qact_cap) an item's queries in the key dot's type */
     uint64_t qact_cap;
 
     /* output */
@@ -640,7 +644,9 @@ qs_infer_ctx *qs_infer_ctx_new(const qs_infer_model *m, const qs_infer_params *p
     if (QD > widest) widest = QD;
     /* any activation type takes at most 36 bytes per 32 values (Q8_1) or 292 per 256 (Q8_K) */
     c->act_row_cap = widest * 2 + 512;
-    c->qact_cap = (uint64_t)hp->head_dim * 2 + 64;
+    c->qact_cap = (uint64_t)hp->head_dim * 4 + 64; /* f32, or any quantized type */
+    const int group = hp->n_head / hp->n_head_kv;
+    c->att_tok = group >= ATT_Q ? 1 : ATT_Q / group;
     const uint64_t T = (uint64_t)c->n_threads;
     alloc_tally ok = {0, true};
     c->x = ctx_alloc(B * E, sizeof(float), &ok);
@@ -655,9 +661,10 @@ qs_infer_ctx *qs_infer_ctx_new(const qs_infer_model *m, const qs_infer_params *p
     c->hb2 = ctx_alloc(B * F, sizeof(float), &ok);
     c->rope_cs = ctx_alloc(B * (uint64_t)hp->n_rot, sizeof(float), &ok);
     for (int i = 0; i < ACT_SLOTS; i++) c->act[i] = ctx_alloc(B * c->act_row_cap, 1, &ok);
-    c->scores = ctx_alloc(T * (uint64_t)p.n_ctx, sizeof(float), &ok);
+    const uint64_t att_q = (uint64_t)c->att_tok * (uint64_t)group;
+    c->scores = ctx_alloc(T * att_q * (uint64_t)p.n_ctx, sizeof(float), &ok);
     c->vtmp = ctx_alloc(T * (uint64_t)hp->head_dim, sizeof(float), &ok);
-    c->qact = ctx_alloc(T * c->qact_cap, 1, &ok);
+    c->qact = ctx_alloc(T * att_q * c->qact_cap, 1, &ok);
     c->logits = ctx_alloc((uint64_t)hp->n_vocab, sizeof(float), &ok);
     c->logits_cap = 1;
     if (!ok.ok) {
@@ -710,8 +717,6 @@ static void add_bias(float *y, const float *b, int64_t n) {
     if (b)
         for (int64_t i = 0; i < n; i++) y[i] += b[i];
 }
-
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 
 /* One weight and where its product goes: y (n_tok, w->n_rows). */
 typedef struct matmul_out {
@@ -804,57 +809,70 @@ static void qkv_finish(qs_infer_ctx *c, const qs_layer *L, int il, int t, int po
     qs_kvcache_store(&c->kv, il, pos, k, v);
 }
 
-/* Causal attention of (token, head) pairs: softmax(q . k_p * scale) over positions
- * p <= pos of the token, weighting the values v_p. Grouped-query: query head h reads KV head
- * h / (n_head / n_head_kv). Both products are matrix-vector products in the cache type: the
- * head's key rows (strided in the cache) against the query (converted to the cache type's
- * activation format), then the head's transposed value rows against the weights. */
+/* Causal attention: for each token t and query head h, softmax(q . k_p * scale) over the
+ * positions p <= pos of the token, weighting the values v_p. Grouped-query: query head h reads
+ * KV head h / (n_head / n_head_kv).
+ *
+ * Work items are (KV head, a few tokens): the item's queries (every head of the group, for
+ * att_tok tokens) go through the key product together: the scores are one matrix-matrix
+ * product of the head's key rows (strided in the cache) with the queries (converted to the
+ * cache type's activation format), up to the last token's position (earlier tokens ignore
+ * the keys after theirs). Then per token, the value product of its group of heads is one
+ * matrix-matrix product of the head's transposed value rows with the attention weights (a
+ * Q8_0 value cache is not transposed: it is read position by position). Items are dealt
+ * round-robin: later tokens see more keys, so contiguous shares would leave the last worker
+ * the most work. */
 static void attention(qs_infer_ctx *c, const fwd *f, int ith, int nth, int il) {
     const qs_infer_hparams *hp = &c->m->hp;
     const qs_kvcache *kv = &c->kv;
     const qs_kernel_row *kk = &c->kern->row[kv->type];
     const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     const int64_t QD = (int64_t)hp->n_head * hd;
-    float *a = c->scores + (int64_t)ith * c->n_ctx;
+    const int nq_max = c->att_tok * group;
+    float *scores = c->scores + (int64_t)ith * nq_max * c->n_ctx;
     float *vtmp = c->vtmp + (int64_t)ith * hd;
-    uint8_t *qact = c->qact + (uint64_t)ith * c->qact_cap;
+    uint8_t *qact = c->qact + (uint64_t)ith * (uint64_t)nq_max * c->qact_cap;
     const bool q_f32 = kk->act_type == QS_TYPE_F32;
-    /* items dealt round-robin: later tokens see more keys, so contiguous shares would leave
-     * the last worker the most work */
-    const int64_t n_items = (int64_t)f->n_tok * hp->n_head;
+    const uint64_t qrow = q_f32 ? (uint64_t)hd * sizeof(float) : qs_type_row_bytes(kk->act_type, hd);
+    const int n_tblk = (f->n_tok + c->att_tok - 1) / c->att_tok;
+    const int64_t n_items = (int64_t)n_tblk * hp->n_head_kv;
     for (int64_t item = ith; item < n_items; item += nth) {
-        const int t = (int)(item / hp->n_head), h = (int)(item % hp->n_head);
-        const int kvh = h / group, n_keys = f->pos0 + t + 1;
-        const float *q = c->q + t * QD + (int64_t)h * hd;
-        const void *qa = q;
-        if (!q_f32) {
-            c->kern->row[kk->act_type].quantize_act(q, qact, hd);
-            qa = qact;
+        const int kvh = (int)(item % hp->n_head_kv), tb = (int)(item / hp->n_head_kv);
+        const int t0 = tb * c->att_tok;
+        const int t1 = t0 + c->att_tok < f->n_tok ? t0 + c->att_tok : f->n_tok;
+        const int nq = (t1 - t0) * group;
+        /* the queries, query j = (token t0 + j / group, head kvh * group + j % group) */
+        for (int j = 0; j < nq; j++) {
+            const float *q = c->q + (int64_t)(t0 + j / group) * QD + (int64_t)(kvh * group + j % group) * hd;
+            if (q_f32) memcpy(qact + (uint64_t)j * qrow, q, (size_t)hd * sizeof(float));
+            else c->kern->row[kk->act_type].quantize_act(q, qact + (uint64_t)j * qrow, hd);
         }
-        /* scores, then softmax in f32 */
+        /* scores[j][p] for the keys of the item's last token */
+        const int n_keys_max = f->pos0 + t1;
         const uint8_t *k0 = qs_kvcache_k_row(kv, il, 0) + (uint64_t)kvh * kv->head_bytes;
-        kk->gemv(hd, n_keys, k0, kv->row_bytes, qa, a);
-        float max = -INFINITY;
-        for (int p = 0; p < n_keys; p++) {
-            a[p] *= hp->attn_scale;
-            if (a[p] > max) max = a[p];
-        }
-        float sum = 0.0f;
-        for (int p = 0; p < n_keys; p++) {
-            a[p] = expf(a[p] - max);
-            sum += a[p];
-        }
-        const float inv = 1.0f / sum;
-        for (int p = 0; p < n_keys; p++) a[p] *= inv;
-        /* out = sum_p a_p v_p */
-        float *out = c->att + t * QD + (int64_t)h * hd;
-        if (kv->v_trans) {
-            kk->gemv(n_keys, hd, qs_kvcache_vt_head(kv, il, kvh), kv->vt_row_bytes, a, out);
-        } else {
-            memset(out, 0, (size_t)hd * sizeof(float));
-            for (int p = 0; p < n_keys; p++) {
-                qs_kvcache_load_head(kv, qs_kvcache_v_row(kv, il, p), kvh, vtmp);
-                for (int i = 0; i < hd; i++) out[i] += a[p] * vtmp[i];
+        if (nq == 1) kk->gemv(hd, n_keys_max, k0, kv->row_bytes, qact, scores);
+        else kk->gemm(hd, n_keys_max, nq, k0, kv->row_bytes, qact, qrow, scores, (size_t)c->n_ctx);
+        for (int j = 0; j < nq; j++)
+            c->kern->softmax(scores + (int64_t)j * c->n_ctx, f->pos0 + t0 + j / group + 1, hp->attn_scale);
+        /* out = sum_p a_p v_p, per token (its own number of keys) */
+        for (int t = t0; t < t1; t++) {
+            const int n_keys = f->pos0 + t + 1;
+            const float *a = scores + (int64_t)(t - t0) * group * c->n_ctx;
+            float *out = c->att + t * QD + (int64_t)kvh * group * hd;
+            if (kv->v_trans) {
+                const uint8_t *vt = qs_kvcache_vt_head(kv, il, kvh);
+                if (group == 1) kk->gemv(n_keys, hd, vt, kv->vt_row_bytes, a, out);
+                else kk->gemm(n_keys, hd, group, vt, kv->vt_row_bytes, a, (size_t)c->n_ctx * sizeof(float), out, (size_t)hd);
+            } else {
+                for (int g = 0; g < group; g++) {
+                    const float *ag = a + (int64_t)g * c->n_ctx;
+                    float *og = out + (int64_t)g * hd;
+                    memset(og, 0, (size_t)hd * sizeof(float));
+                    for (int p = 0; p < n_keys; p++) {
+                        qs_kvcache_load_head(kv, qs_kvcache_v_row(kv, il, p), kvh, vtmp);
+                        for (int i = 0; i < hd; i++) og[i] += ag[p] * vtmp[i];
+                    }
+                }
             }
         }
     }
@@ -917,7 +935,7 @@ static void forward(void *arg, int ith, int nth) {
             float *g = c->hb + t * F, *u = c->hb2 + t * F;
             add_bias(g, L->b_gate, F);
             add_bias(u, L->b_up, F);
-            for (int i = 0; i < F; i++) g[i] = silu(g[i]) * u[i];
+            c->kern->silu_mul(g, u, F);
         }
         {
             matmul_out o[] = {{&L->w_down, c->xb2}};

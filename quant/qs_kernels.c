@@ -364,6 +364,27 @@ float qs_vec_dot_q6_K_scalar(int64_t n, const void *w, const void *act) {
     }
 QS_KERNEL_TYPES(QS_SCALAR_MULTI)
 
+/* ================================================================ element-wise ops */
+
+void qs_softmax_scalar(float *x, int64_t n, float scale) {
+    float max = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] *= scale;
+        if (x[i] > max) max = x[i];
+    }
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+void qs_silu_mul_scalar(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 /* ================================================================ the scalar table */
 
 /* to_float of the scalar level is the reference dequantization of qs_formats.h. */
@@ -396,6 +417,8 @@ const qs_kernels qs_kernels_scalar_table = {
         DOT(Q6_K, q6_K, Q8_K, NULL),
         ACT(Q8_K, q8_K, qs_quantize_act_q8_K_scalar),
     },
+    .softmax = qs_softmax_scalar,
+    .silu_mul = qs_silu_mul_scalar,
 };
 
 /* ================================================================ dispatch */

@@ -70,10 +70,14 @@
  *     vpmaddubsw + vpdpwssd with vectorised scale unpacking; float types convert in registers.
  *     No gathers (they cost ~20 cycles on that CPU).
  *   - gemm is for prompt processing (several activation rows). It walks panels of weight rows
- *     that stay in L2 (512 KiB) and takes 4 activation rows per pass, decoding each weight
- *     block once for the 4 of them.
+ *     that stay in L2 (512 KiB, rows shared evenly between panels) and runs register tiles of
+ *     several weight rows by several activation rows, decoding each weight chunk once per
+ *     tile: AVX-512 32-value block types 2 x 4 (activation prepared per 16 chunks, in L1),
+ *     K-quants 1 x 4, float types 4 x 3 (two accumulators per pair, as gemv has per row).
  *   - vec_dot is gemv of one row. gemv, gemm and vec_dot of one level give bit-identical
- *     results for a row (same per-row arithmetic; partial sums reduced at fixed positions).
+ *     results for a row (same per-row arithmetic; partial sums reduced at fixed positions), so
+ *     a prompt processed in a batch gives the logits of the same prompt token by token up to
+ *     the attention's order of summation.
  *   - Threads come from the caller: split the rows of a gemv/gemm between threads.
  * --------------------------------------------------------------------------------------------- */
 #ifndef QS_KERNELS_H
@@ -112,10 +116,24 @@ typedef struct qs_kernel_row {
     qs_quantize_act_fn quantize_act; /* floats -> this type, as an activation (act types only) */
 } qs_kernel_row;
 
+/* Element-wise float operations of the forward pass (activations, not weights). The scalar
+ * level is the reference (libm expf); SIMD levels use a polynomial exp (range reduction by
+ * ln 2, degree-6 polynomial, scaling by 2^k) within 4 ulp of expf for |x| <= 87, so results
+ * differ from the scalar level by a few ulp (tests/test_kernels.c checks 2^-20 relative).
+ * Inputs must be finite. */
+
+/* x[i] = exp(scale x[i] - m) / sum_j exp(scale x[j] - m), m = max_j scale x[j]; n >= 1. */
+typedef void (*qs_softmax_fn)(float *x, int64_t n, float scale);
+
+/* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i] (SwiGLU). */
+typedef void (*qs_silu_mul_fn)(float *g, const float *u, int64_t n);
+
 typedef struct qs_kernels {
     qs_simd_level level; /* the level these kernels were compiled for */
     const char *name;    /* "scalar", "avx2", "avx512" */
     qs_kernel_row row[QS_TYPE_COUNT];
+    qs_softmax_fn softmax;
+    qs_silu_mul_fn silu_mul;
 } qs_kernels;
 
 /* The kernel table of a level, or NULL when this build has no kernels for that level (NEON on

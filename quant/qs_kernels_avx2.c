@@ -421,7 +421,7 @@ AI void iq4xs_cols(const int C, int64_t n, const uint8_t *w, const uint8_t *act,
     }                                                                                            \
     static void gemm_##t##_avx2(int64_t n, int64_t nrows, int64_t ncols, const void *w,         \
                                 size_t ws, const void *act, size_t as, float *y, size_t ys) {   \
-        const int64_t panel = qs_gemm_panel_rows(ws);                                            \
+        const int64_t panel = qs_gemm_panel_rows(ws, nrows);                                            \
         for (int64_t r0 = 0; r0 < nrows; r0 += panel) {                                          \
             const int64_t r1 = r0 + panel < nrows ? r0 + panel : nrows;                           \
             int64_t c = 0;                                                                       \
@@ -514,4 +514,6 @@ const qs_kernels qs_kernels_avx2_table = {
         ROW(Q6_K, q6_K, Q8_K, to_float_q6_K_avx2, NULL),
         [QS_TYPE_Q8_K] = {to_float_q8_K_avx2, -1, NULL, NULL, NULL, quantize_act_q8_K_avx2},
     },
+    .softmax = qs_softmax_scalar,
+    .silu_mul = qs_silu_mul_scalar,
 };

@@ -14,6 +14,7 @@
  *                      the activation bsums, one float scaling per block.
  * Integer sums are exact; only the float accumulation order differs from the scalar level. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "qs_kernels_impl.h"
 
@@ -104,85 +105,77 @@ AI __m512 load_w16(const int ft, const uint8_t *p, __mmask16 m, const bool full)
     }
 }
 
-/* One weight row against C activation rows; 4 accumulators per column (the values i with
- * (i / 16) % 4 == k go to accumulator k), summed ((a0 + a1) + (a2 + a3)) at the end.
- * float_span runs values [i0, i1) (i0, i1 multiples of 64, or i1 == n for the tail) on
- * accumulators kept in acc[c][k]; gemm uses it to walk the row in tiles. */
-AI void float_span(const int ft, const int C, int64_t n, int64_t i0, int64_t i1, const uint8_t *w,
-                   const uint8_t *act, size_t as, __m512 accm[][4]) {
+/* One accumulator pair per (weight row, activation row): values i with (i / 16) % 2 == k go to
+ * accumulator k, each walking its values in order; the dot is the sum of the lanes of
+ * a0 + a1. vec_dot and gemv run this for one row (two dependency chains, enough for a memory
+ * stream), gemm for register tiles of F_TR x F_TC pairs: the arithmetic of a pair is the same,
+ * so the three agree bit for bit. (Four accumulators per row do not fit a tile of useful size
+ * in 32 registers; one per pair leaves gemv one dependency chain, too slow for F16 decode.)
+ * pf: prefetch the weights ahead (gemv streams them from memory; gemm tiles find them in L2). */
+#define F_TR 4
+#define F_TC 3
+
+AI void float_tile(const int ft, const int R, const int C, const bool pf, int64_t n, const uint8_t *w,
+                   size_t ws, const uint8_t *act, size_t as, float *y, size_t ys) {
     const int es = ft == FT_F32 ? 4 : 2;
-    /* work on a local copy: __m512 may alias the activation floats, so accumulators kept
-     * behind a pointer would be reloaded and stored around every load */
-    __m512 acc[KMAX_C][4];
-    for (int c = 0; c < C; c++)
-        for (int k = 0; k < 4; k++) acc[c][k] = accm[c][k];
-    int64_t i = i0;
-    for (; i + 64 <= i1; i += 64) {
-        for (int k = 0; k < es; k++) _mm_prefetch((const char *)w + (size_t)i * es + 64 * k + QS_PREFETCH_AHEAD, _MM_HINT_T0);
-        __m512 wv[4];
-        for (int k = 0; k < 4; k++) wv[k] = load_w16(ft, w + (size_t)(i + 16 * k) * es, 0, true);
-        for (int c = 0; c < C; c++) {
-            const float *a = (const float *)(act + (size_t)c * as) + i;
-            for (int k = 0; k < 4; k++) acc[c][k] = _mm512_fmadd_ps(wv[k], _mm512_loadu_ps(a + 16 * k), acc[c][k]);
+    const int64_t n32 = n & ~(int64_t)31;
+    __m512 acc[F_TR][F_TC][2];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) acc[r][c][0] = acc[r][c][1] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n32; i += 32) {
+        if (pf)
+            for (int o = 0; o < 32 * es; o += 64) _mm_prefetch((const char *)w + (size_t)i * es + o + QS_PREFETCH_AHEAD, _MM_HINT_T0);
+        for (int k = 0; k < 2; k++) {
+            __m512 wv[F_TR];
+            for (int r = 0; r < R; r++) wv[r] = load_w16(ft, w + (size_t)r * ws + (size_t)(i + 16 * k) * es, 0, true);
+            for (int c = 0; c < C; c++) {
+                const __m512 av = _mm512_loadu_ps((const float *)(act + (size_t)c * as) + i + 16 * k);
+                for (int r = 0; r < R; r++) acc[r][c][k] = _mm512_fmadd_ps(wv[r], av, acc[r][c][k]);
+            }
         }
     }
-    for (int k = 0; i1 == n && i < n; k++, i += 16) {
+    for (int k = 0; k < 2; k++) { /* the tail: accumulator k takes values n32 + 16 k .. (masked) */
+        const int64_t i = n32 + 16 * k;
+        if (i >= n) break;
         const int64_t left = n - i;
         const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-        const __m512 wv = load_w16(ft, w + (size_t)i * es, m, false);
-        for (int c = 0; c < C; c++)
-            acc[c][k] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, (const float *)(act + (size_t)c * as) + i), acc[c][k]);
+        __m512 wv[F_TR];
+        for (int r = 0; r < R; r++) wv[r] = load_w16(ft, w + (size_t)r * ws + (size_t)i * es, m, false);
+        for (int c = 0; c < C; c++) {
+            const __m512 av = _mm512_maskz_loadu_ps(m, (const float *)(act + (size_t)c * as) + i);
+            for (int r = 0; r < R; r++) acc[r][c][k] = _mm512_fmadd_ps(wv[r], av, acc[r][c][k]);
+        }
     }
-    for (int c = 0; c < C; c++)
-        for (int k = 0; k < 4; k++) accm[c][k] = acc[c][k];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++)
+            y[(size_t)c * ys + (size_t)r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][c][0], acc[r][c][1]));
 }
 
-AI float float_sum(const __m512 a[4]) {
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])));
+/* R x C tile for R <= F_TR, C <= F_TC (the edges), by dispatch to constant sizes. */
+AI void float_tile_any(const int ft, int R, int C, int64_t n, const uint8_t *w, size_t ws, const uint8_t *act,
+                       size_t as, float *y, size_t ys) {
+#define FT_C(r, c) case c: float_tile(ft, r, c, false, n, w, ws, act, as, y, ys); return;
+#define FT_R(r) case r: switch (C) { FT_C(r, 1) FT_C(r, 2) FT_C(r, 3) } return;
+    switch (R) { FT_R(1) FT_R(2) FT_R(3) FT_R(4) }
+#undef FT_C
+#undef FT_R
 }
-
-AI void float_cols(const int ft, const int C, int64_t n, const uint8_t *w, const uint8_t *act, size_t as,
-                   float *y, size_t ys) {
-    __m512 acc[KMAX_C][4];
-    for (int c = 0; c < KMAX_C; c++)
-        for (int k = 0; k < 4; k++) acc[c][k] = _mm512_setzero_ps();
-    float_span(ft, C, n, 0, n, w, act, as, acc);
-    for (int c = 0; c < C; c++) y[(size_t)c * ys] = float_sum(acc[c]);
-}
-
-/* gemm: per panel of rows in L2 and group of KMAX_C activation rows, 8 weight rows walk the
- * values in tiles of 1024 so the activation tile (4 x 4 KiB) stays in L1; the accumulators
- * wait in memory between tiles. Each accumulator sees the same values in the same order as in
- * gemv, so the results are identical. */
-#define F_TILE 1024
-#define F_ROWS 8
 
 AI void float_gemm(const int ft, int64_t n, int64_t nrows, int64_t ncols, const uint8_t *w, size_t ws,
                    const uint8_t *act, size_t as, float *y, size_t ys) {
-    _Alignas(64) __m512 acc[F_ROWS][KMAX_C][4];
-    const int64_t panel = qs_gemm_panel_rows(ws);
+    const int64_t panel = qs_gemm_panel_rows(ws, nrows);
     for (int64_t r0 = 0; r0 < nrows; r0 += panel) {
         const int64_t r1 = r0 + panel < nrows ? r0 + panel : nrows;
-        for (int64_t c = 0; c < ncols;) {
-            const int C = ncols - c >= KMAX_C ? KMAX_C : 1;
+        for (int64_t c = 0; c < ncols; c += F_TC) {
+            const int C = ncols - c < F_TC ? (int)(ncols - c) : F_TC;
             const uint8_t *ac = act + (size_t)c * as;
-            for (int64_t g = r0; g < r1; g += F_ROWS) {
-                const int nr = r1 - g < F_ROWS ? (int)(r1 - g) : F_ROWS;
-                for (int r = 0; r < F_ROWS; r++)
-                    for (int k = 0; k < KMAX_C; k++)
-                        for (int a = 0; a < 4; a++) acc[r][k][a] = _mm512_setzero_ps();
-                for (int64_t i0 = 0; i0 < n; i0 += F_TILE) {
-                    const int64_t i1 = i0 + F_TILE < n ? i0 + F_TILE : n;
-                    for (int r = 0; r < nr; r++) {
-                        const uint8_t *wr = w + (size_t)(g + r) * ws;
-                        if (C == KMAX_C) float_span(ft, KMAX_C, n, i0, i1, wr, ac, as, acc[r]);
-                        else float_span(ft, 1, n, i0, i1, wr, ac, as, acc[r]);
-                    }
-                }
-                for (int r = 0; r < nr; r++)
-                    for (int k = 0; k < C; k++) y[(size_t)(c + k) * ys + (size_t)(g + r)] = float_sum(acc[r][k]);
+            for (int64_t r = r0; r < r1; r += F_TR) {
+                const int R = r1 - r < F_TR ? (int)(r1 - r) : F_TR;
+                const uint8_t *wr = w + (size_t)r * ws;
+                float *yr = y + (size_t)c * ys + (size_t)r;
+                if (R == F_TR && C == F_TC) float_tile(ft, F_TR, F_TC, false, n, wr, ws, ac, as, yr, ys);
+                else float_tile_any(ft, R, C, n, wr, ws, ac, as, yr, ys);
             }
-            c += C;
         }
     }
 }
@@ -229,83 +222,182 @@ AI int a_size(const int t) { return b_has_min(t) ? 36 : 34; }
 AI int a_qs(const int t) { return b_has_min(t) ? 4 : 2; }
 
 #define B_RANGE_CHUNKS 128 /* chunks prepared at a time in gemv: rows of up to 8 KiB in one pass */
+#define B_TILE_ROWS 2      /* weight rows per tile in gemm */
 
-/* A prepared activation: per chunk of the weight row, arrays the types use (others untouched):
- *   alo, ahi  activation bytes under the low / high nibble (Q8_0: alo only)
+/* A prepared activation, one record per 64-byte chunk of the weight row (fields a type does
+ * not use are never touched):
+ *   alo, ahi  activation bytes under the low / high nibble of the weight bytes (Q8_0: alo)
  *   base      per lane: -K * sum of the lane's activation bytes (types with K != 0)
- *   idx       word l: vpermt2w index of lane l's d_w in (previous, this) chunk
- *   da, sa    per lane: the block's d_a; s_a on the first lane of each block (Q4_1, Q5_1) */
+ *   idx       word l: vpermt2w index of lane l's d_w in (previous, this) chunk; words of lanes
+ *             past the row's end point at a zero word of the (masked) chunk
+ *   da, sa    per lane: the block's d_a; s_a on the lane holding the block's first byte
+ *             (Q4_1, Q5_1)
+ * The records of one activation row are consecutive, so a tile of several activation rows
+ * reads them through one pointer; idx depends only on byte positions (the same for every
+ * activation row). */
 typedef struct {
-    __m512i *alo, *ahi, *base, *idx;
-    __m512 *da, *sa;
-} b_act;
+    __m512i alo, ahi, base, idx;
+    __m512 da, sa;
+} b_rec;
 
-/* Prepares chunks [c0, c0 + nc) of a row of nb blocks. */
-static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int nc, const b_act *ch) {
-    const int bs = b_size(t), as = a_size(t), qo = b_qs(t), K = b_offset(t);
-    const int64_t rowb = nb * bs, p0 = 64 * c0, p1 = p0 + 64 * (int64_t)nc;
-    /* activation bytes at the byte positions of the weight quants (zero elsewhere) */
-    uint8_t *lo = (uint8_t *)ch->alo, *hi = (uint8_t *)ch->ahi;
-    memset(lo, 0, (size_t)(64 * nc));
-    if (t != B_Q8_0) memset(hi, 0, (size_t)(64 * nc));
-    const int nq = t == B_Q8_0 ? 32 : 16; /* quant bytes per block */
-    for (int64_t b = p0 / bs; b < nb && b * bs + qo < p1; b++) {
-        const uint8_t *aq = act + (size_t)b * (size_t)as + a_qs(t);
-        const int64_t start = b * bs + qo - p0; /* may be < 0 for the first block */
-        const int64_t j0 = start < 0 ? -start : 0, j1 = start + nq > p1 - p0 ? p1 - p0 - start : nq;
-        if (j1 <= j0) continue;
-        memcpy(lo + start + j0, aq + j0, (size_t)(j1 - j0));
-        if (t != B_Q8_0) memcpy(hi + start + j0, aq + 16 + j0, (size_t)(j1 - j0));
+/* floor(v / bs) for 0 <= v < 128 as (v * M) >> 12 (exact for the block sizes 18..34) */
+AI int b_div_mul(const int t) { return (4096 + b_size(t) - 1) / b_size(t); }
+
+/* What depends only on a chunk's byte positions in the row (the same for every weight and
+ * activation row): lane l starts at byte v = phase + 4 l after the chunk's first block start
+ * (phase = chunk start % bs), in block rel_l = v / bs of the chunk, at offset o_l = v % bs. */
+typedef struct {
+    __m512i idx;     /* b_rec.idx */
+    __m512i rel;     /* lane l: rel_l (past the row's end: a block whose d_a slot is 0) */
+    uint64_t qm;     /* the chunk's bytes that are quants */
+    __mmask16 first; /* lanes holding a block's first byte */
+} b_pos;
+
+/* The positions of every chunk of a row: chunk c has the phase of chunk c % P (P = bs /
+ * gcd(bs, 64) <= 17), except the row's last chunk, which may end early. */
+#define B_MAX_PERIOD 17
+typedef struct {
+    b_pos per[B_MAX_PERIOD];
+    b_pos last;
+    int period;
+    int64_t nchunks;
+} b_layout;
+
+/* Positions of the chunk starting at byte q0 of a row of rowb bytes. */
+static void b_pos_make(const int t, int64_t q0, int64_t rowb, b_pos *p) {
+    const int bs = b_size(t), qo = b_qs(t);
+    const int ph = (int)(q0 % bs);
+    const int left = rowb - q0 > 64 ? 64 : (int)(rowb - q0); /* bytes of the row in the chunk */
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i lane4 = _mm512_slli_epi32(lane, 2), vbs = _mm512_set1_epi32(bs), vleft = _mm512_set1_epi32(left);
+    const __m512i v = _mm512_add_epi32(lane4, _mm512_set1_epi32(ph));
+    const __m512i r = _mm512_srli_epi32(_mm512_mullo_epi32(v, _mm512_set1_epi32(b_div_mul(t))), 12);
+    const __m512i o = _mm512_sub_epi32(v, _mm512_mullo_epi32(r, vbs));
+    const __mmask16 in = _mm512_cmplt_epi32_mask(lane4, vleft);
+    /* d_w's word: block start - (chunk start - 64) = r bs - ph + 64 bytes; lanes past the end:
+     * word 2l of this chunk (zero after the masked load) */
+    __m512i idx = _mm512_srli_epi32(_mm512_add_epi32(_mm512_sub_epi32(_mm512_mullo_epi32(r, vbs), _mm512_set1_epi32(ph)), _mm512_set1_epi32(64)), 1);
+    idx = _mm512_mask_blend_epi32(in, _mm512_add_epi32(_mm512_set1_epi32(32), _mm512_slli_epi32(lane, 1)), idx);
+    p->idx = _mm512_zextsi256_si512(_mm512_cvtepi32_epi16(idx));
+    /* past the end: rel 16 + l points past every block of the d_a window (b_prep zeros them) */
+    p->rel = _mm512_mask_blend_epi32(in, _mm512_add_epi32(lane, _mm512_set1_epi32(16)), r);
+    /* quant bytes: byte k of lane l is at offset o + k (in the next block past bs) */
+    uint64_t qm = 0;
+    for (int k = 0; k < 4; k++) {
+        __m512i ok = _mm512_add_epi32(o, _mm512_set1_epi32(k));
+        ok = _mm512_mask_sub_epi32(ok, _mm512_cmpge_epi32_mask(ok, vbs), ok, vbs);
+        const __mmask16 m = _mm512_cmpge_epi32_mask(ok, _mm512_set1_epi32(qo)) &
+                            _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane4, _mm512_set1_epi32(k)), vleft);
+        qm |= _pdep_u64(m, 0x1111111111111111ull << k);
+    }
+    p->qm = qm;
+    p->first = _mm512_cmplt_epi32_mask(o, _mm512_set1_epi32(4)) & in;
+}
+
+static void b_layout_make(const int t, int64_t nb, b_layout *L) {
+    const int bs = b_size(t);
+    const int64_t rowb = nb * bs;
+    int g = 64, x = bs; /* gcd(64, bs) */
+    while (x) { const int tmp = g % x; g = x; x = tmp; }
+    L->period = bs / g;
+    L->nchunks = (rowb + 63) / 64;
+    for (int c = 0; c < L->period; c++) b_pos_make(t, 64 * (int64_t)c, INT64_MAX, &L->per[c]);
+    b_pos_make(t, 64 * (L->nchunks - 1), rowb, &L->last);
+}
+
+AI const b_pos *b_pos_of(const b_layout *L, int64_t c) {
+    return c == L->nchunks - 1 ? &L->last : &L->per[c % L->period];
+}
+
+/* Prepares the records of chunks [c0, c0 + nc) of a row of nb blocks from activation row act
+ * (layout L). */
+static void b_prep(const int t, const uint8_t *act, int64_t nb, int64_t c0, int nc, const b_layout *L, b_rec *rec) {
+    const int bs = b_size(t), as = a_size(t), K = b_offset(t), qo = b_qs(t);
+    const int64_t rowb = nb * bs, p0 = 64 * c0, b0 = p0 / bs;
+    const int64_t pend = p0 + 64 * (int64_t)nc < rowb ? p0 + 64 * (int64_t)nc : rowb;
+    const int nblk = (int)((pend - 1) / bs - b0 + 1);
+    /* d_a (and s_a) of the range's blocks as floats, zeros after them for vpermps windows */
+    float dfl[B_RANGE_CHUNKS * 4 + 40], sfl[B_RANGE_CHUNKS * 4 + 40];
+    const uint8_t *ab = act + (size_t)b0 * (size_t)as;
+    for (int i = 0; i < nblk; i++) {
+        dfl[i] = _cvtsh_ss(qs_ld_u16(ab + (size_t)i * (size_t)as));
+        if (b_has_min(t)) sfl[i] = _cvtsh_ss(qs_ld_u16(ab + (size_t)i * (size_t)as + 2));
+    }
+    for (int i = nblk; i < nblk + 36; i++) dfl[i] = sfl[i] = 0.0f;
+    /* activation quants at the weight quants' byte positions (not Q8_0, whose weight and
+     * activation blocks have the same layout: there the activation row itself is used):
+     * blocks in order, each writes its 16 low / high values and 16 zeros after them (the next
+     * block's values overwrite the zeros that are not gaps) */
+    enum { PAD = 64 };
+    _Alignas(64) uint8_t lo[B_RANGE_CHUNKS * 64 + 2 * PAD];
+    _Alignas(64) uint8_t hi[B_RANGE_CHUNKS * 64 + 2 * PAD];
+    if (t != B_Q8_0) {
+        const __m128i z = _mm_setzero_si128();
+        for (int i = 0; i < PAD / 16; i++) {
+            _mm_store_si128((__m128i *)(lo + 16 * i), z);
+            _mm_store_si128((__m128i *)(hi + 16 * i), z);
+        }
+        for (int i = 0; i < nblk; i++) {
+            const int64_t b = b0 + i;
+            const int64_t at = b * bs + qo - p0 + PAD; /* > 0: the first block starts < 64 before */
+            const uint8_t *aq = act + (size_t)b * (size_t)as + a_qs(t);
+            _mm_storeu_si128((__m128i *)(lo + at), _mm_loadu_si128((const __m128i *)aq));
+            _mm_storeu_si128((__m128i *)(hi + at), _mm_loadu_si128((const __m128i *)(aq + 16)));
+            _mm_storeu_si128((__m128i *)(lo + at + 16), z);
+            _mm_storeu_si128((__m128i *)(hi + at + 16), z);
+        }
     }
     const __m512i kv = _mm512_set1_epi8((char)K);
-    int64_t b = p0 / bs; /* block of the current lane */
+    int64_t cb = b0; /* the chunk's first block */
     for (int c = 0; c < nc; c++) {
         const int64_t q0 = p0 + 64 * c;
-        const __m512i alo = ch->alo[c];
-        const __m512i ahi = t == B_Q8_0 ? zero512() : ch->ahi[c];
-        if (K) ch->base[c] = _mm512_sub_epi32(zero512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero512(), kv, alo), kv, ahi));
-        _Alignas(64) int16_t idx[32] = {0};
-        _Alignas(64) float da[16], sa[16];
-        for (int l = 0; l < 16; l++) {
-            const int64_t pos = q0 + 4 * l;
-            if (pos >= rowb) { /* past the row: a word the masked load left 0 */
-                idx[l] = (int16_t)(32 + 2 * l);
-                da[l] = sa[l] = 0.0f;
-                continue;
-            }
-            while (pos >= (b + 1) * bs) b++;
-            idx[l] = (int16_t)((b * bs - (q0 - 64)) / 2);
-            const uint8_t *ab = act + (size_t)b * (size_t)as;
-            da[l] = _cvtsh_ss(qs_ld_u16(ab));
-            /* the first lane that belongs to block b carries its s_a */
-            sa[l] = b_has_min(t) && pos - 4 < b * bs ? _cvtsh_ss(qs_ld_u16(ab + 2)) : 0.0f;
+        while ((cb + 1) * bs <= q0) cb++;
+        const b_pos *ps = b_pos_of(L, c0 + c);
+        rec[c].idx = ps->idx;
+        const __m512i alo = _mm512_maskz_loadu_epi8(ps->qm, t == B_Q8_0 ? act + q0 : lo + PAD + 64 * c);
+        const __m512i ahi = t == B_Q8_0 ? zero512() : _mm512_maskz_loadu_epi8(ps->qm, hi + PAD + 64 * c);
+        rec[c].alo = alo;
+        if (t != B_Q8_0) rec[c].ahi = ahi;
+        if (K) rec[c].base = _mm512_sub_epi32(zero512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero512(), kv, alo), kv, ahi));
+        const __m512i dwin = _mm512_castps_si512(_mm512_loadu_ps(dfl + (cb - b0)));
+        const __m512i dwin2 = _mm512_castps_si512(_mm512_loadu_ps(dfl + (cb - b0) + 16));
+        rec[c].da = _mm512_castsi512_ps(_mm512_permutex2var_epi32(dwin, ps->rel, dwin2));
+        if (b_has_min(t)) {
+            const __m512i swin = _mm512_castps_si512(_mm512_loadu_ps(sfl + (cb - b0)));
+            rec[c].sa = _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi32(ps->first, ps->rel, swin));
         }
-        ch->idx[c] = _mm512_load_si512(idx);
-        ch->da[c] = _mm512_load_ps(da);
-        if (b_has_min(t)) ch->sa[c] = _mm512_load_ps(sa);
     }
 }
 
-/* One chunk j: decode once, accumulate into acc[c] for every column. */
-AI void b_chunk_step(const int t, const int C, const uint8_t *w, int64_t nb, int64_t rowb, int64_t c0, int j,
-                     const b_act *ch, __m512i *prev, __m512 *acc) {
+/* One chunk of one weight row, decoded: quants under the low / high nibble as unsigned bytes
+ * (Q8_0: lo only), per lane the block's d_w (and m_w for Q4_1 / Q5_1). */
+typedef struct {
+    __m512i lo, hi;
+    __m512 dw, mw;
+} b_dec;
+
+/* Decodes the chunk at byte p0 of the row at w (full: 64 bytes left in the row; else the
+ * row's last, partial chunk), idx its layout; *prev holds the row's previous chunk (the
+ * scales of blocks that started there) and becomes this one. */
+AI b_dec b_decode(const int t, const bool full, const uint8_t *w, int64_t rowb, int64_t p0, __m512i idx,
+                  __m512i *prev) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const int64_t p0 = 64 * (c0 + j), rem = rowb - p0;
     _mm_prefetch((const char *)w + p0 + QS_PREFETCH_AHEAD, _MM_HINT_T0);
-    const __m512i v = rem >= 64 ? _mm512_loadu_si512(w + p0)
-                                : _mm512_maskz_loadu_epi8(((__mmask64)1 << rem) - 1, w + p0);
-    __m512i lo, hi = zero512();
+    const __m512i v = full ? _mm512_loadu_si512(w + p0)
+                           : _mm512_maskz_loadu_epi8(((__mmask64)1 << (rowb - p0)) - 1, w + p0);
+    b_dec d;
+    d.hi = zero512();
     if (t == B_Q8_0) {
-        lo = _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+        d.lo = _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
     } else {
-        lo = _mm512_and_si512(v, m4);
-        hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        d.lo = _mm512_and_si512(v, m4);
+        d.hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
         if (t == B_IQ4_NL) {
             const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(
                 1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
                 (char)197, (char)217, (char)241)); /* qs_iq4nl_values + 128 */
-            lo = _mm512_shuffle_epi8(lut, lo);
-            hi = _mm512_shuffle_epi8(lut, hi);
+            d.lo = _mm512_shuffle_epi8(lut, d.lo);
+            d.hi = _mm512_shuffle_epi8(lut, d.hi);
         }
         if (b_five(t)) {
             /* Lane l's block b has its d at word idx[l] of (previous, this) chunk and its 32 qh
@@ -313,7 +405,6 @@ AI void b_chunk_step(const int t, const int C, const uint8_t *w, int64_t nb, int
              * the block (s_l = 4l + 64 - 2 idx[l] - qs offset, -8 <= s_l); its 4 fifth bits are
              * qh bits s_l .. s_l+3 (low nibbles) and 16+s_l .. (high), 0 outside 0..15. Lanes
              * whose qh lies past this chunk hold no quants (their activation is 0). */
-            const __m512i idx = ch[0].idx[j];
             const __m512i dup = _mm512_permutexvar_epi16(
                 _mm512_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0), idx);
             const int qw = b_qh(t) / 2;
@@ -328,95 +419,127 @@ AI void b_chunk_step(const int t, const int C, const uint8_t *w, int64_t nb, int
                           b4 = _mm512_set1_epi32(0x10101010), f = _mm512_set1_epi32(0xF);
             const __m512i bl = _mm512_and_si512(_mm512_srlv_epi32(_mm512_and_si512(_mm512_slli_epi32(qh, 8), m16), sh), f);
             const __m512i bh = _mm512_and_si512(_mm512_srlv_epi32(_mm512_and_si512(_mm512_srli_epi32(qh, 8), m16), sh), f);
-            lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_mullo_epi32(bl, spread), b4));
-            hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_mullo_epi32(bh, spread), b4));
+            d.lo = _mm512_or_si512(d.lo, _mm512_and_si512(_mm512_mullo_epi32(bl, spread), b4));
+            d.hi = _mm512_or_si512(d.hi, _mm512_and_si512(_mm512_mullo_epi32(bh, spread), b4));
         }
     }
-    const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(*prev, ch[0].idx[j], v)));
-    __m512 mw = _mm512_setzero_ps();
+    d.dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(*prev, idx, v)));
+    d.mw = _mm512_setzero_ps();
     if (b_has_min(t))
-        mw = _mm512_cvtph_ps(_mm512_castsi512_si256(
-            _mm512_permutex2var_epi16(*prev, _mm512_add_epi16(ch[0].idx[j], _mm512_set1_epi16(1)), v)));
-    for (int c = 0; c < C; c++) {
-        const b_act *k = &ch[c];
-        __m512i s = _mm512_dpbusd_epi32(b_offset(t) ? k->base[j] : zero512(), lo, k->alo[j]);
-        if (t != B_Q8_0) s = _mm512_dpbusd_epi32(s, hi, k->ahi[j]);
-        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, k->da[j]), acc[c]);
-        if (b_has_min(t)) acc[c] = _mm512_fmadd_ps(mw, k->sa[j], acc[c]);
-    }
+        d.mw = _mm512_cvtph_ps(_mm512_castsi512_si256(
+            _mm512_permutex2var_epi16(*prev, _mm512_add_epi16(idx, _mm512_set1_epi16(1)), v)));
     *prev = v;
+    return d;
 }
 
-/* One weight row over prepared chunks [c0, c0 + nc) (a whole number of granules, or the row's
- * end) against C activation rows (ch[c] prepared for activation row c). Even chunks go to one
- * accumulator, odd ones to another; the partial sums are reduced every B_GRANULE chunks (at
- * fixed positions of the row) and added to y[c * ys] in order, so the result does not depend
- * on how many chunks were prepared at a time. */
+/* A tile of R weight rows (ws bytes apart) by C activation rows over chunks [c0 + j0, c0 + j1)
+ * of a range prepared from chunk c0 (records rec + c * rs for activation c): y[c * ys + r]
+ * for weight row r and activation c. j0 is a granule boundary, j1 too or the range's end.
+ *
+ * Each (row, activation) pair has two accumulators, one for the even and one for the odd
+ * chunks of a granule; every B_GRANULE chunks (at fixed positions of the row) they are summed
+ * and the sum is added to y. The arithmetic of a pair is thus the same whatever R, C and the
+ * prepared ranges are, which makes vec_dot, gemv and gemm agree bit for bit. */
 #define B_GRANULE 16
 
-AI void b_cols_range(const int t, const int C, const uint8_t *w, int64_t nb, int64_t c0, int nc,
-                     const b_act *ch, float *y, size_t ys) {
-    const int64_t rowb = nb * b_size(t);
-    __m512i prev = c0 > 0 ? _mm512_loadu_si512(w + 64 * (c0 - 1)) : zero512();
-    for (int g = 0; g < nc; g += B_GRANULE) {
-        const int ge = g + B_GRANULE < nc ? g + B_GRANULE : nc;
-        __m512 acc0[KMAX_C], acc1[KMAX_C];
-        for (int c = 0; c < C; c++) acc0[c] = acc1[c] = _mm512_setzero_ps();
-        int j = g;
-        for (; j + 1 < ge; j += 2) {
-            b_chunk_step(t, C, w, nb, rowb, c0, j, ch, &prev, acc0);
-            b_chunk_step(t, C, w, nb, rowb, c0, j + 1, ch, &prev, acc1);
-        }
-        if (j < ge) b_chunk_step(t, C, w, nb, rowb, c0, j, ch, &prev, acc0);
-        for (int c = 0; c < C; c++) {
-            const float part = _mm512_reduce_add_ps(_mm512_add_ps(acc0[c], acc1[c]));
-            y[(size_t)c * ys] = c0 + g == 0 ? part : y[(size_t)c * ys] + part;
+AI void b_step(const int t, const int R, const int C, const bool full, const uint8_t *w, size_t ws,
+               int64_t rowb, int64_t p0, const b_rec *rec, size_t rs, __m512i *prev, __m512 (*acc)[KMAX_C]) {
+    b_dec d[B_TILE_ROWS];
+    for (int r = 0; r < R; r++) d[r] = b_decode(t, full, w + (size_t)r * ws, rowb, p0, rec->idx, &prev[r]);
+    for (int c = 0; c < C; c++) {
+        const b_rec *k = rec + (size_t)c * rs;
+        for (int r = 0; r < R; r++) {
+            __m512i s = _mm512_dpbusd_epi32(b_offset(t) ? k->base : zero512(), d[r].lo, k->alo);
+            if (t != B_Q8_0) s = _mm512_dpbusd_epi32(s, d[r].hi, k->ahi);
+            acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d[r].dw, k->da), acc[r][c]);
+            if (b_has_min(t)) acc[r][c] = _mm512_fmadd_ps(d[r].mw, k->sa, acc[r][c]);
         }
     }
 }
 
-/* Storage for a prepared activation of `cap` chunks. */
-#define B_ACT_STORAGE(name, cap)                                                                 \
-    _Alignas(64) __m512i name##_alo[cap], name##_ahi[cap], name##_base[cap], name##_idx[cap];    \
-    _Alignas(64) __m512 name##_da[cap], name##_sa[cap]
+AI void b_tile(const int t, const int R, const int C, const uint8_t *w, size_t ws, int64_t nb, int64_t c0,
+               int j0, int j1, const b_rec *rec, size_t rs, float *y, size_t ys) {
+    const int64_t rowb = nb * b_size(t);
+    const int64_t nfull = (rowb - 64 * c0) / 64; /* chunks of the range with 64 bytes left */
+    __m512i prev[B_TILE_ROWS];
+    for (int r = 0; r < R; r++)
+        prev[r] = c0 + j0 > 0 ? _mm512_loadu_si512(w + (size_t)r * ws + 64 * (c0 + j0 - 1)) : zero512();
+    for (int g = j0; g < j1; g += B_GRANULE) {
+        const int ge = g + B_GRANULE < j1 ? g + B_GRANULE : j1;
+        const int gf = ge < nfull ? ge : (int)nfull; /* full chunks end */
+        __m512 a0[B_TILE_ROWS][KMAX_C], a1[B_TILE_ROWS][KMAX_C];
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++) a0[r][c] = a1[r][c] = _mm512_setzero_ps();
+        int j = g;
+        for (; j + 1 < gf; j += 2) {
+            b_step(t, R, C, true, w, ws, rowb, 64 * (c0 + j), rec + j, rs, prev, a0);
+            b_step(t, R, C, true, w, ws, rowb, 64 * (c0 + j + 1), rec + j + 1, rs, prev, a1);
+        }
+        if (j < gf) {
+            b_step(t, R, C, true, w, ws, rowb, 64 * (c0 + j), rec + j, rs, prev, a0);
+            j++;
+        }
+        if (j < ge) /* the row's partial last chunk */
+            b_step(t, R, C, false, w, ws, rowb, 64 * (c0 + j), rec + j, rs, prev, ((j - g) & 1) ? a1 : a0);
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++) {
+                const float part = _mm512_reduce_add_ps(_mm512_add_ps(a0[r][c], a1[r][c]));
+                float *yp = &y[(size_t)c * ys + (size_t)r];
+                *yp = c0 + g == 0 ? part : *yp + part;
+            }
+    }
+}
 
+/* gemv: the activation is prepared B_RANGE_CHUNKS chunks at a time (rows up to 8 KiB in one
+ * pass); the rows are walked one after the other (one sequential stream through DRAM: several
+ * rows walked side by side measured much slower there). */
 AI void b_gemv(const int t, int64_t n, int64_t nrows, const uint8_t *w, size_t ws, const uint8_t *act,
                float *y) {
-    B_ACT_STORAGE(p, B_RANGE_CHUNKS);
-    const b_act ch = {p_alo, p_ahi, p_base, p_idx, p_da, p_sa};
+    _Alignas(64) b_rec rec[B_RANGE_CHUNKS];
+    b_layout L;
     const int64_t nb = n / 32, nchunks = (nb * b_size(t) + 63) / 64;
+    b_layout_make(t, nb, &L);
     for (int64_t c0 = 0; c0 < nchunks; c0 += B_RANGE_CHUNKS) {
         const int nc = nchunks - c0 < B_RANGE_CHUNKS ? (int)(nchunks - c0) : B_RANGE_CHUNKS;
-        b_prep(t, act, nb, c0, nc, &ch);
-        for (int64_t r = 0; r < nrows; r++) b_cols_range(t, 1, w + (size_t)r * ws, nb, c0, nc, &ch, y + r, 0);
+        b_prep(t, act, nb, c0, nc, &L, rec);
+        for (int64_t r = 0; r < nrows; r++) b_tile(t, 1, 1, w + (size_t)r * ws, ws, nb, c0, 0, nc, rec, 0, y + r, 0);
     }
 }
 
-/* gemm: panels of rows that stay in L2; per panel, KMAX_C activation rows at a time, prepared
- * one granule at a time (KMAX_C granules of prepared activation fit L1). */
+/* gemm: panels of weight rows that stay in L2; per panel, groups of KMAX_C activation rows,
+ * prepared B_GRANULE chunks at a time (the group's records of those chunks stay in L1), against
+ * tiles of B_TILE_ROWS weight rows. */
 AI void b_gemm(const int t, int64_t n, int64_t nrows, int64_t ncols, const uint8_t *w, size_t ws,
                const uint8_t *act, size_t as, float *y, size_t ys) {
-    B_ACT_STORAGE(p0, B_GRANULE);
-    B_ACT_STORAGE(p1, B_GRANULE);
-    B_ACT_STORAGE(p2, B_GRANULE);
-    B_ACT_STORAGE(p3, B_GRANULE);
-    const b_act ch[KMAX_C] = {{p0_alo, p0_ahi, p0_base, p0_idx, p0_da, p0_sa},
-                              {p1_alo, p1_ahi, p1_base, p1_idx, p1_da, p1_sa},
-                              {p2_alo, p2_ahi, p2_base, p2_idx, p2_da, p2_sa},
-                              {p3_alo, p3_ahi, p3_base, p3_idx, p3_da, p3_sa}};
+    _Alignas(64) b_rec rec[KMAX_C * B_GRANULE];
+    b_layout L;
     const int64_t nb = n / 32, nchunks = (nb * b_size(t) + 63) / 64;
-    const int64_t panel = qs_gemm_panel_rows(ws);
+    b_layout_make(t, nb, &L);
+    const int64_t panel = qs_gemm_panel_rows(ws, nrows);
     for (int64_t r0 = 0; r0 < nrows; r0 += panel) {
         const int64_t r1 = r0 + panel < nrows ? r0 + panel : nrows;
         for (int64_t c = 0; c < ncols;) {
             const int C = ncols - c >= KMAX_C ? KMAX_C : 1;
+            /* the next group's activation rows, towards L2 while this group computes (b_prep
+             * reads them scattered, one block scale at a time: misses would stall it) */
+            for (int64_t k = c + C; k < c + C + KMAX_C && k < ncols; k++)
+                for (size_t o = 0; o < (size_t)nb * (size_t)a_size(t); o += 64)
+                    _mm_prefetch((const char *)act + (size_t)k * as + o, _MM_HINT_T1);
             for (int64_t c0 = 0; c0 < nchunks; c0 += B_GRANULE) {
                 const int nc = nchunks - c0 < B_GRANULE ? (int)(nchunks - c0) : B_GRANULE;
-                for (int k = 0; k < C; k++) b_prep(t, act + (size_t)(c + k) * as, nb, c0, nc, &ch[k]);
-                for (int64_t r = r0; r < r1; r++) {
+                for (int k = 0; k < C; k++) b_prep(t, act + (size_t)(c + k) * as, nb, c0, nc, &L, rec + k * B_GRANULE);
+                int64_t r = r0;
+                for (; r + B_TILE_ROWS <= r1; r += B_TILE_ROWS) {
                     float *yr = y + (size_t)c * ys + r;
-                    if (C == KMAX_C) b_cols_range(t, KMAX_C, w + (size_t)r * ws, nb, c0, nc, ch, yr, ys);
-                    else b_cols_range(t, 1, w + (size_t)r * ws, nb, c0, nc, ch, yr, ys);
+                    const uint8_t *wr = w + (size_t)r * ws;
+                    if (C == KMAX_C) b_tile(t, B_TILE_ROWS, KMAX_C, wr, ws, nb, c0, 0, nc, rec, B_GRANULE, yr, ys);
+                    else b_tile(t, B_TILE_ROWS, 1, wr, ws, nb, c0, 0, nc, rec, B_GRANULE, yr, ys);
+                }
+                for (; r < r1; r++) {
+                    float *yr = y + (size_t)c * ys + r;
+                    const uint8_t *wr = w + (size_t)r * ws;
+                    if (C == KMAX_C) b_tile(t, 1, KMAX_C, wr, ws, nb, c0, 0, nc, rec, B_GRANULE, yr, ys);
+                    else b_tile(t, 1, 1, wr, ws, nb, c0, 0, nc, rec, B_GRANULE, yr, ys);
                 }
             }
             c += C;
@@ -489,8 +612,10 @@ AI __m512i ctl_words(int a, int b) {
 }
 
 /* Q4_K / Q5_K: sub-block j (32 values) is the low (j even) or high (j odd) nibble of
- * qs[32 (j/2) ..]; the fifth bit (Q5_K) is bit j of qh[l]. zmm k holds two sub-blocks:
- * 0: (0 | 2), 1: (1 | 3), 2: (4 | 6), 3: (5 | 7); the activation is shuffled to match. */
+ * qs[32 (j/2) ..]; the fifth bit (Q5_K) is bit j of qh[l]. The nibbles of 64 bytes give
+ * (0 | 2) and (1 | 3) (and (4 | 6), (5 | 7)); their 256-bit halves are regrouped once per
+ * weight block into zmm k = sub-blocks (2k | 2k+1), the order of the activation, which is then
+ * used as it is stored (no per-column shuffles). */
 AI void k45_cols(const bool five, const int C, int64_t n, const uint8_t *w, const uint8_t *act,
                  size_t as, float *y, size_t ys) {
     const size_t bsz = five ? sizeof(qs_block_q5_K) : sizeof(qs_block_q4_K);
@@ -507,32 +632,30 @@ AI void k45_cols(const bool five, const int C, int64_t n, const uint8_t *w, cons
         const __m512i sc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sm));
         const __m256i mn = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m_j twice */
         const __m512i z0 = _mm512_loadu_si512(blk + qs_off), z1 = _mm512_loadu_si512(blk + qs_off + 64);
-        __m512i q[4], scv[4];
-        q[0] = _mm512_and_si512(z0, m4);
-        q[1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
-        q[2] = _mm512_and_si512(z1, m4);
-        q[3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
+        __m512i p[4], q[4], scv[4];
+        p[0] = _mm512_and_si512(z0, m4);
+        p[1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
+        p[2] = _mm512_and_si512(z1, m4);
+        p[3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
         if (five) {
             const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 16)));
             const __m512i b16 = _mm512_set1_epi8(0x10);
             for (int k = 0; k < 4; k++) {
                 const __m512i sel = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << sbA[k])),
                                                        _mm256_set1_epi8((char)(1 << sbB[k])), 1);
-                q[k] = _mm512_mask_add_epi8(q[k], _mm512_test_epi8_mask(qh, sel), q[k], b16);
+                p[k] = _mm512_mask_add_epi8(p[k], _mm512_test_epi8_mask(qh, sel), p[k], b16);
             }
         }
-        for (int k = 0; k < 4; k++) scv[k] = _mm512_shuffle_epi8(sc, ctl_words(sbA[k], sbB[k]));
+        q[0] = _mm512_shuffle_i64x2(p[0], p[1], _MM_SHUFFLE(1, 0, 1, 0)); /* 0 | 1 */
+        q[1] = _mm512_shuffle_i64x2(p[0], p[1], _MM_SHUFFLE(3, 2, 3, 2)); /* 2 | 3 */
+        q[2] = _mm512_shuffle_i64x2(p[2], p[3], _MM_SHUFFLE(1, 0, 1, 0)); /* 4 | 5 */
+        q[3] = _mm512_shuffle_i64x2(p[2], p[3], _MM_SHUFFLE(3, 2, 3, 2)); /* 6 | 7 */
+        for (int k = 0; k < 4; k++) scv[k] = _mm512_shuffle_epi8(sc, ctl_words(2 * k, 2 * k + 1));
         const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)qs_ld_u32(blk))); /* d, dmin */
         for (int c = 0; c < C; c++) {
             const uint8_t *a = act + (size_t)c * as + (size_t)b * sizeof(qs_block_q8_K);
-            const __m512i l0 = k_act(a, 0), l1 = k_act(a, 1), l2 = k_act(a, 2), l3 = k_act(a, 3);
-            __m512i x[4];
-            x[0] = _mm512_shuffle_i64x2(l0, l1, _MM_SHUFFLE(1, 0, 1, 0));
-            x[1] = _mm512_shuffle_i64x2(l0, l1, _MM_SHUFFLE(3, 2, 3, 2));
-            x[2] = _mm512_shuffle_i64x2(l2, l3, _MM_SHUFFLE(1, 0, 1, 0));
-            x[3] = _mm512_shuffle_i64x2(l2, l3, _MM_SHUFFLE(3, 2, 3, 2));
             __m512i isum = zero512();
-            for (int k = 0; k < 4; k++) isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(q[k], x[k]), scv[k]);
+            for (int k = 0; k < 4; k++) isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(q[k], k_act(a, k)), scv[k]);
             const __m256i msum = _mm256_madd_epi16(k_bsums(a), mn); /* m_j (bsums[2j] + bsums[2j+1]) */
             const __m128 s = _mm_mul_ps(dm, _mm_set1_ps(k_act_d(a)));
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(s), acc[c]);
@@ -677,12 +800,12 @@ AI void iq4xs_cols(const int C, int64_t n, const uint8_t *w, const uint8_t *act,
 #define F_COLS(t, ft)                                                                            \
     static float vec_dot_##t##_avx512(int64_t n, const void *w, const void *act) {              \
         float y;                                                                                 \
-        float_cols(ft, 1, n, w, act, 0, &y, 0);                                                  \
+        float_tile(ft, 1, 1, false, n, w, 0, act, 0, &y, 0);                                    \
         return y;                                                                                \
     }                                                                                            \
     static void gemv_##t##_avx512(int64_t n, int64_t nrows, const void *w, size_t ws,            \
                                   const void *act, float *y) {                                  \
-        for (int64_t r = 0; r < nrows; r++) float_cols(ft, 1, n, (const uint8_t *)w + (size_t)r * ws, act, 0, y + r, 0); \
+        for (int64_t r = 0; r < nrows; r++) float_tile(ft, 1, 1, true, n, (const uint8_t *)w + (size_t)r * ws, 0, act, 0, y + r, 0); \
     }                                                                                            \
     static void gemm_##t##_avx512(int64_t n, int64_t nrows, int64_t ncols, const void *w,       \
                                   size_t ws, const void *act, size_t as, float *y, size_t ys) { \
@@ -703,7 +826,7 @@ AI void iq4xs_cols(const int C, int64_t n, const uint8_t *w, const uint8_t *act,
     }                                                                                            \
     static void gemm_##t##_avx512(int64_t n, int64_t nrows, int64_t ncols, const void *w,       \
                                   size_t ws, const void *act, size_t as, float *y, size_t ys) { \
-        const int64_t panel = qs_gemm_panel_rows(ws);                                            \
+        const int64_t panel = qs_gemm_panel_rows(ws, nrows);                                            \
         for (int64_t r0 = 0; r0 < nrows; r0 += panel) {                                          \
             const int64_t r1 = r0 + panel < nrows ? r0 + panel : nrows;                           \
             int64_t c = 0;                                                                       \
@@ -780,6 +903,74 @@ static void to_float_bf16_avx512(const void *src, float *dst, int64_t n) {
     }
 }
 
+/* ================================================================ element-wise ops */
+
+/* exp(x) for x <= 88.7: x = k ln2 + r (|r| <= ln2 / 2, ln2 split in two parts so k ln2 is
+ * exact), e^r by its degree-6 Taylor polynomial (relative error < 2e-7), times 2^k (vscalefps:
+ * exact, underflows to 0 below -87.3 as expf does to within a denormal). */
+AI __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, k);
+}
+
+__attribute__((unused)) static void softmax_avx512(float *x, int64_t n, float scale) {
+    const __m512 vs = _mm512_set1_ps(scale);
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vs);
+        _mm512_storeu_ps(x + i, v);
+        vmax = _mm512_max_ps(vmax, v);
+    }
+    const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+    if (i < n) {
+        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+        _mm512_mask_storeu_ps(x + i, m, v);
+        vmax = _mm512_mask_max_ps(vmax, m, vmax, v);
+    }
+    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+    __m512 vsum = _mm512_setzero_ps();
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), mx));
+        _mm512_storeu_ps(x + i, e);
+        vsum = _mm512_add_ps(vsum, e);
+    }
+    if (i < n) {
+        const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mx));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
+    if (i < n) _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+}
+
+AI __m512 silu512(__m512 g) {
+    /* exp(-g) overflows to +inf for g < -88.7: g / inf = -0, as expf gives */
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), g));
+    return _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+__attribute__((unused)) static void silu_mul_avx512(float *g, const float *u, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(g + i, _mm512_mul_ps(silu512(_mm512_loadu_ps(g + i)), _mm512_loadu_ps(u + i)));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(silu512(_mm512_maskz_loadu_ps(m, g + i)), _mm512_maskz_loadu_ps(m, u + i)));
+    }
+}
+
 /* ================================================================ the table */
 
 #define ROW(T, t, act, deq, q)                                                                   \
@@ -808,4 +999,6 @@ const qs_kernels qs_kernels_avx512_table = {
         ROW(Q6_K, q6_K, Q8_K, to_float_q6_K_avx512, NULL),
         [QS_TYPE_Q8_K] = {to_float_q8_K_avx512, -1, NULL, NULL, NULL, quantize_act_q8_K_avx512},
     },
+    .softmax = softmax_avx512,
+    .silu_mul = silu_mul_avx512,
 };

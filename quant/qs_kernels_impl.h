@@ -66,17 +66,21 @@ static inline int qs_iq4xs_scale(const uint8_t *scales_l, uint16_t scales_h, int
 
 #define QS_GEMM_PANEL_BYTES (512u * 1024u)
 
-/* Rows of a panel: as many as fit QS_GEMM_PANEL_BYTES, at least 4, a multiple of 4. */
-static inline int64_t qs_gemm_panel_rows(size_t w_stride) {
-    int64_t panel = (int64_t)(QS_GEMM_PANEL_BYTES / (w_stride ? w_stride : 1));
-    if (panel < 4) panel = 4;
-    return panel & ~(int64_t)3;
+/* Rows of a panel of a gemm over nrows rows: at most what fits QS_GEMM_PANEL_BYTES (at least
+ * 4), the rows shared evenly between the panels (a last panel of a few rows would pay the
+ * per-panel work for little), a multiple of 4. */
+static inline int64_t qs_gemm_panel_rows(size_t w_stride, int64_t nrows) {
+    int64_t max = (int64_t)(QS_GEMM_PANEL_BYTES / (w_stride ? w_stride : 1));
+    if (max < 4) max = 4;
+    const int64_t npanels = nrows > max ? (nrows + max - 1) / max : 1;
+    const int64_t panel = (nrows + npanels - 1) / npanels;
+    return (panel + 3) & ~(int64_t)3;
 }
 
 static inline void qs_gemm_by_gemv(qs_gemv_fn gemv, int64_t n, int64_t nrows, int64_t ncols,
                                    const void *w, size_t w_stride, const void *act,
                                    size_t act_stride, float *y, size_t y_stride) {
-    const int64_t panel = qs_gemm_panel_rows(w_stride);
+    const int64_t panel = qs_gemm_panel_rows(w_stride, nrows);
     for (int64_t r0 = 0; r0 < nrows; r0 += panel) {
         int64_t nr = nrows - r0 < panel ? nrows - r0 : panel;
         const uint8_t *wp = (const uint8_t *)w + (size_t)r0 * w_stride;
@@ -107,5 +111,7 @@ void qs_quantize_act_f32_scalar(const float *x, void *dst, int64_t n);
 void qs_quantize_act_q8_0_scalar(const float *x, void *dst, int64_t n);
 void qs_quantize_act_q8_1_scalar(const float *x, void *dst, int64_t n);
 void qs_quantize_act_q8_K_scalar(const float *x, void *dst, int64_t n);
+void qs_softmax_scalar(float *x, int64_t n, float scale);
+void qs_silu_mul_scalar(float *g, const float *u, int64_t n);
 
 #endif

@@ -552,6 +552,59 @@ static void test_long_rows(void **state) {
     }
 }
 
+/* Element-wise ops: every level against double-precision formulas (softmax, silu * u) within
+ * 2^-20 relative (a few float ulp: the SIMD exp is a polynomial, the scalar one libm; softmax
+ * also the rounding of its float argument scale x - max), on
+ * lengths around the vector widths and on the ranges the forward pass sees, including
+ * arguments whose exp underflows or overflows. */
+static void test_elementwise(void **state) {
+    (void)state;
+    const qs_kernels *lv[QS_SIMD_LEVEL_COUNT];
+    int nl = levels(lv);
+    const int64_t lens[] = {1, 7, 16, 17, 33, 100, 1000};
+    for (int l = 0; l < nl; l++) {
+        assert_non_null(lv[l]->softmax);
+        assert_non_null(lv[l]->silu_mul);
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            const int64_t n = lens[li];
+            float *x = malloc((size_t)n * 4), *g = malloc((size_t)n * 4), *u = malloc((size_t)n * 4);
+            qs_test_gaussian(x, n, 31 + (uint64_t)li);
+            qs_test_gaussian(u, n, 41 + (uint64_t)li);
+            for (int64_t i = 0; i < n; i++) {
+                x[i] *= 30.0f; /* scores: spread enough that some exp underflow */
+                g[i] = x[i] * (i % 5 == 0 ? 4.0f : 0.5f); /* gate values up to +-400: exp(-g) over/underflows */
+            }
+            const float scale = 0.125f;
+            double max = -INFINITY, sum = 0.0;
+            for (int64_t i = 0; i < n; i++) max = fmax(max, (double)(x[i] * scale));
+            for (int64_t i = 0; i < n; i++) sum += exp((double)(x[i] * scale) - max);
+            float *y = malloc((size_t)n * 4);
+            memcpy(y, x, (size_t)n * 4);
+            lv[l]->softmax(y, n, scale);
+            for (int64_t i = 0; i < n; i++) {
+                /* the float difference scale x - max carries up to |d| 2^-24 of its own */
+                const double d = (double)(x[i] * scale) - max;
+                const double want = exp(d) / sum;
+                if (fabs(y[i] - want) > (0x1p-20 + 0x1p-23 * fabs(d)) * want + 1e-38)
+                    fail_msg("softmax level %s n=%lld [%lld]: %.9g, want %.9g", lv[l]->name, (long long)n,
+                             (long long)i, (double)y[i], want);
+            }
+            memcpy(y, g, (size_t)n * 4);
+            lv[l]->silu_mul(y, u, n);
+            for (int64_t i = 0; i < n; i++) {
+                const double want = (double)g[i] / (1.0 + exp(-(double)g[i])) * u[i];
+                if (fabs(y[i] - want) > 0x1p-20 * fabs(want) + 1e-38)
+                    fail_msg("silu_mul level %s n=%lld [%lld]: g %.9g u %.9g: %.9g, want %.9g", lv[l]->name,
+                             (long long)n, (long long)i, (double)g[i], (double)u[i], (double)y[i], want);
+            }
+            free(x);
+            free(g);
+            free(u);
+            free(y);
+        }
+    }
+}
+
 /* qs_kernels_best() runs the level the process chose (QS_SIMD or detection). */
 static void test_best_is_active(void **state) {
     (void)state;
@@ -570,6 +623,7 @@ int main(void) {
         cmocka_unit_test(test_vec_dot),
         cmocka_unit_test(test_vec_dot_quantized_rows),
         cmocka_unit_test(test_long_rows),
+        cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_best_is_active),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
