@@ -1,4 +1,4 @@
-/* quantscope synth --shape NAME -o OUT.gguf [--type T] [--vocab VOCAB.gguf] [--seed N] */
+/* quantscope synth --shape NAME -o OUT.gguf [--type T] [--vocab VOCAB.gguf] [--seed N] [--ctx N] */
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -11,7 +11,7 @@
 
 const char cmd_synth_usage[] =
     "usage: quantscope synth --shape NAME -o OUT.gguf [--type F16|F32|BF16] [--vocab VOCAB.gguf]\n"
-    "                        [--seed N]\n"
+    "                        [--seed N] [--ctx N]\n"
     "       quantscope synth --list\n\n"
     "Writes a model with a real model's shape and random weights (true speed and memory\n"
     "figures, not true quality) that llama.cpp loads. Writing streams: memory stays small\n"
@@ -24,6 +24,7 @@ const char cmd_synth_usage[] =
     "  --vocab FILE   copy the tokenizer of a GGUF (e.g. a vocab-only file) instead of writing\n"
     "                 a small one of our own; the vocabulary size follows it\n"
     "  --seed N       weights are deterministic in the seed (default 0)\n"
+    "  --ctx N        training context written into the file (default: the shape's)\n"
     "  --list         the shapes with their sizes\n\n"
     "Ctrl-C stops the writing and removes the temporary file.\n";
 
@@ -47,10 +48,11 @@ int cmd_synth(int argc, char **argv) {
     static const struct option opts[] = {
         {"shape", required_argument, 0, 's'}, {"type", required_argument, 0, 't'},
         {"vocab", required_argument, 0, 'v'}, {"seed", required_argument, 0, 'r'},
-        {"list", no_argument, 0, 'l'},        {0, 0, 0, 0},
+        {"ctx", required_argument, 0, 'c'},   {"list", no_argument, 0, 'l'},
+        {0, 0, 0, 0},
     };
     const char *shape = NULL, *out = NULL, *vocab = NULL, *type_name = "F16";
-    int64_t seed = 0;
+    int64_t seed = 0, n_ctx = 0;
     bool list = false;
     int c;
     optind = 1;
@@ -63,6 +65,10 @@ int cmd_synth(int argc, char **argv) {
         case 'v': vocab = optarg; break;
         case 'r':
             if (cli_parse_int(optarg, &seed) || seed < 0) return cli_usage_error("synth", "--seed takes a number, not '%s'", optarg);
+            break;
+        case 'c':
+            if (cli_parse_int(optarg, &n_ctx) || n_ctx < 1 || n_ctx > UINT32_MAX)
+                return cli_usage_error("synth", "--ctx takes a context length from 1 to 4294967295, not '%s'", optarg);
             break;
         case 'l': list = true; break;
         default: return cli_usage_error("synth", "unknown option or missing value '%s'", argv[optind - 1]);
@@ -88,8 +94,11 @@ int cmd_synth(int argc, char **argv) {
     }
     if (!shape) return cli_usage_error("synth", "--shape is required (see --list)");
     if (!out) return cli_usage_error("synth", "-o OUT.gguf is required");
-    const qs_synth_shape *s = qs_synth_find(shape);
-    if (!s) return cli_usage_error("synth", "unknown shape '%s' (see --list)", shape);
+    const qs_synth_shape *found = qs_synth_find(shape);
+    if (!found) return cli_usage_error("synth", "unknown shape '%s' (see --list)", shape);
+    qs_synth_shape custom = *found; /* --ctx changes only the training context written */
+    if (n_ctx > 0) custom.n_ctx = n_ctx;
+    const qs_synth_shape *s = &custom;
     qs_type type;
     if (qs_type_from_name(type_name, &type) != QS_OK || (type != QS_TYPE_F16 && type != QS_TYPE_F32 && type != QS_TYPE_BF16))
         return cli_usage_error("synth", "--type takes F16, F32 or BF16, not '%s'", type_name);

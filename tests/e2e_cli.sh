@@ -179,6 +179,11 @@ cmp -s "$T/tiny.gguf" "$T/tiny-other.gguf" && bad "another seed gave the same fi
 expect 0 "synth BF16 qwen3 layout" -- "$QS" synth --shape tiny-qwen3 --type bf16 -o "$T/q3.gguf"
 expect 0 "info on the qwen3 layout" -- "$QS" info "$T/q3.gguf" --json
 json "d['architecture']=='qwen3' and d['file_type']=='BF16' and d['head_dim_k']==64 and d['tied_embeddings'] and sum(1 for t in d['tensors'] if t['role']=='attn_q_norm')==4"
+expect 0 "synth --ctx" -- "$QS" synth --shape tiny --ctx 32768 --seed 3 -o "$T/tiny-ctx.gguf"
+expect 0 "info on synth --ctx" -- "$QS" info "$T/tiny-ctx.gguf" --json
+json "d['n_ctx_train']==32768 and d['n_params']==3672320"
+expect 2 "synth --ctx 0" -- "$QS" synth --shape tiny --ctx 0 -o "$T/x.gguf"
+has err "--ctx takes a context length" "bad --ctx named"
 expect 0 "synth F32" -- "$QS" synth --shape tiny-qwen2 --type F32 -o "$T/q2.gguf"
 expect 0 "info on F32 synth" -- "$QS" info "$T/q2.gguf" --json
 json "d['file_type']=='ALL_F32' and d['bits_per_weight']==32.0 and any(t['name']=='blk.3.attn_v.bias' for t in d['tensors'])"
