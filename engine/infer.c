@@ -6,6 +6,7 @@
 #include "infer.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,6 +549,9 @@ struct qs_infer_ctx {
     float *rope_cs; /* (n_batch, n_rot) cos/sin pairs of each token's position */
     uint8_t *act[ACT_SLOTS]; /* (n_batch, act_row_cap) activations quantized for the kernels */
     uint64_t act_row_cap;
+    /* matmul: the next weight row (over all its outputs) not yet handed to a worker; reset by
+     * worker 0 before the barrier that precedes the products */
+    atomic_int_fast64_t mm_next;
 
     /* per worker */
     int att_tok;    /* tokens per attention work item (att_tok * heads per KV head <= ATT_Q) */
@@ -729,6 +733,9 @@ typedef struct matmul_out {
  * rows of all the weights, laid end to end, are split among the workers, and each worker
  * multiplies its rows with every token (gemm: a weight row is read once for the batch).
  * Ends with a barrier. */
+static void matmul_rows(qs_infer_ctx *c, const float *x, int n_tok, const matmul_out *outs, int n_outs,
+                        const int *act_types, const int *slot, int64_t n, int64_t r_begin, int64_t r_end);
+
 static void matmul(qs_infer_ctx *c, int ith, int nth, const float *x, int n_tok,
                    const matmul_out *outs, int n_outs) {
     const qs_kernels *K = c->kern;
@@ -749,12 +756,33 @@ static void matmul(qs_infer_ctx *c, int ith, int nth, const float *x, int n_tok,
         for (int64_t t = t0; t < t1; t++)
             quant(x + t * n, c->act[s] + (uint64_t)t * c->act_row_cap, n);
     }
-    qs_threadpool_barrier(c->pool);
-
     int64_t total = 0;
     for (int i = 0; i < n_outs; i++) total += outs[i].w->n_rows;
-    int64_t r_begin, r_end;
-    qs_split_range(total, ith, nth, 16, &r_begin, &r_end);
+    if (ith == 0) atomic_store_explicit(&c->mm_next, 0, memory_order_relaxed);
+    qs_threadpool_barrier(c->pool);
+
+    /* Rows are handed out in chunks (about 4 per worker, multiples of 16) from a shared
+     * counter rather than split in equal halves up front: a worker that gets less of the CPU
+     * or of the memory bus takes fewer chunks instead of making the others wait at the
+     * barrier. Each row's result does not depend on who computes it or with which neighbours
+     * (the kernels' arithmetic per row is fixed), so the output is the same bit for bit. */
+    int64_t chunk = (total + 4 * nth - 1) / (4 * nth);
+    chunk = (chunk + 15) / 16 * 16;
+    if (chunk < 16) chunk = 16;
+    for (;;) {
+        const int64_t r_begin = nth == 1 ? 0 : atomic_fetch_add_explicit(&c->mm_next, chunk, memory_order_relaxed);
+        if (r_begin >= total) break;
+        const int64_t r_end = nth == 1 ? total : (r_begin + chunk < total ? r_begin + chunk : total);
+        matmul_rows(c, x, n_tok, outs, n_outs, act_types, slot, n, r_begin, r_end);
+        if (nth == 1) break;
+    }
+    qs_threadpool_barrier(c->pool);
+}
+
+/* Rows [r_begin, r_end) of the concatenated outputs of a matmul (see matmul). */
+static void matmul_rows(qs_infer_ctx *c, const float *x, int n_tok, const matmul_out *outs, int n_outs,
+                        const int *act_types, const int *slot, int64_t n, int64_t r_begin, int64_t r_end) {
+    const qs_kernels *K = c->kern;
     int64_t off = 0;
     for (int i = 0; i < n_outs; i++) {
         const qs_weight *w = outs[i].w;
@@ -773,7 +801,6 @@ static void matmul(qs_infer_ctx *c, int ith, int nth, const float *x, int n_tok,
             kr->gemm(n, r1 - r0, n_tok, wr, w->row_bytes, act, act_stride, outs[i].y + r0,
                      (size_t)w->n_rows);
     }
-    qs_threadpool_barrier(c->pool);
 }
 
 /* Per token: biases, per-head q/k norms (qwen3), rotation, and the new key/value rows into
