@@ -199,40 +199,11 @@ void qs_budget_solution_types(const qs_budget_table *t, const qs_budget_solution
         types[t->tensor[i]] = t->items[i].cand[s->choice[i]].type;
 }
 
-int qs_budget_est_view(const qs_model *m, const int *types, qs_est_model *out, qs_est_tensor **tensors) {
-    qs_est_tensor *et = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *et);
-    if (!et) return QS_ENOMEM;
-    for (int64_t i = 0; i < m->n_tensors; i++) {
-        const gguf_tensor *g = m->tensors[i].t;
-        et[i].name = m->tensors[i].name;
-        et[i].n_dims = g->n_dims;
-        for (int d = 0; d < 4; d++) et[i].ne[d] = g->ne[d];
-        et[i].type = types ? types[i] : g->type;
-        et[i].block = m->tensors[i].block;
-    }
-    memset(out, 0, sizeof *out);
-    out->arch = m->hp.arch;
-    out->n_layer = (int)m->hp.n_layer;
-    out->n_embd = m->hp.n_embd;
-    out->n_head = (int)m->hp.n_head;
-    out->n_head_kv = (int)m->hp.n_head_kv;
-    out->head_dim_k = m->hp.head_dim_k;
-    out->head_dim_v = m->hp.head_dim_v;
-    out->n_ff = m->hp.n_ff;
-    out->n_vocab = m->hp.n_vocab;
-    out->n_ctx_train = m->hp.n_ctx_train;
-    out->alignment = m->gguf->alignment;
-    out->tensors = et;
-    out->n_tensors = m->n_tensors;
-    *tensors = et;
-    return QS_OK;
-}
-
 int qs_budget_estimate_total(const qs_model *m, const int *types, const qs_est_settings *s,
                              uint64_t *total, qs_error *err) {
     qs_est_model em;
     qs_est_tensor *et;
-    if (qs_budget_est_view(m, types, &em, &et) != QS_OK) return QS_ENOMEM;
+    if (qs_model_est_view(m, types, &em, &et) != QS_OK) return QS_ENOMEM;
     qs_est_result r;
     int rc = qs_estimate(&em, s, &r, err);
     free(et);

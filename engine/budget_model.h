@@ -111,10 +111,6 @@ int qs_budget_table_eval(const qs_budget_table *t, const int *types, uint64_t *b
 void qs_budget_solution_types(const qs_budget_table *t, const qs_budget_solution *s, const qs_model *m,
                               int *types);
 
-/* The model as qs_estimate sees it with the given type per tensor (types NULL = stored types).
- * *tensors receives a malloc'd array the caller frees; names borrowed from m. */
-int qs_budget_est_view(const qs_model *m, const int *types, qs_est_model *out, qs_est_tensor **tensors);
-
 /* The estimate's total as the fit test counts it: total[HOST] + total[GPU] - host_reclaimable. */
 int qs_budget_estimate_total(const qs_model *m, const int *types, const qs_est_settings *s,
                              uint64_t *total, qs_error *err);

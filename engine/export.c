@@ -61,32 +61,8 @@ uint64_t qs_planned_tensor_bytes(const qs_planned *p, int64_t i) {
 }
 
 int qs_planned_est_model(const qs_planned *p, qs_est_model *out, qs_est_tensor **tensors) {
-    const qs_model *m = p->m;
-    qs_est_tensor *t = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *t);
-    if (!t) return QS_ENOMEM;
-    for (int64_t i = 0; i < m->n_tensors; i++) {
-        const qs_model_tensor *mt = &m->tensors[i];
-        t[i].name = mt->name;
-        t[i].n_dims = mt->t->n_dims;
-        for (int d = 0; d < 4; d++) t[i].ne[d] = mt->t->ne[d];
-        t[i].type = p->res.choice[i].type;
-        t[i].block = mt->block;
-    }
-    memset(out, 0, sizeof *out);
-    out->arch = m->hp.arch;
-    out->n_layer = (int)m->hp.n_layer;
-    out->n_embd = m->hp.n_embd;
-    out->n_head = (int)m->hp.n_head;
-    out->n_head_kv = (int)m->hp.n_head_kv;
-    out->head_dim_k = m->hp.head_dim_k;
-    out->head_dim_v = m->hp.head_dim_v;
-    out->n_ff = m->hp.n_ff;
-    out->n_vocab = m->hp.n_vocab;
-    out->n_ctx_train = m->hp.n_ctx_train;
-    out->alignment = m->gguf->alignment;
-    out->tensors = t;
-    out->n_tensors = m->n_tensors;
-    *tensors = t;
+    if (qs_model_est_view(p->m, NULL, out, tensors) != QS_OK) return QS_ENOMEM;
+    for (int64_t i = 0; i < p->m->n_tensors; i++) (*tensors)[i].type = p->res.choice[i].type;
     return QS_OK;
 }
 

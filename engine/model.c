@@ -302,6 +302,39 @@ int qs_model_similar(const qs_model *m, const char *name, int64_t *out, int max)
 
 /* ------------------------------------------------------------------ plan view */
 
+void qs_model_est_fill(const qs_model *m, const int *types, qs_est_tensor *tensors, qs_est_model *out) {
+    for (int64_t i = 0; i < m->n_tensors; i++) {
+        const qs_model_tensor *mt = &m->tensors[i];
+        tensors[i].name = mt->name;
+        tensors[i].n_dims = mt->t->n_dims;
+        for (int d = 0; d < 4; d++) tensors[i].ne[d] = mt->t->ne[d];
+        tensors[i].type = types ? types[i] : mt->t->type;
+        tensors[i].block = mt->block;
+    }
+    memset(out, 0, sizeof *out);
+    out->arch = m->hp.arch;
+    out->n_layer = (int)m->hp.n_layer;
+    out->n_embd = m->hp.n_embd;
+    out->n_head = (int)m->hp.n_head;
+    out->n_head_kv = (int)m->hp.n_head_kv;
+    out->head_dim_k = m->hp.head_dim_k;
+    out->head_dim_v = m->hp.head_dim_v;
+    out->n_ff = m->hp.n_ff;
+    out->n_vocab = m->hp.n_vocab;
+    out->n_ctx_train = m->hp.n_ctx_train;
+    out->alignment = m->gguf->alignment;
+    out->tensors = tensors;
+    out->n_tensors = m->n_tensors;
+}
+
+int qs_model_est_view(const qs_model *m, const int *types, qs_est_model *out, qs_est_tensor **tensors) {
+    qs_est_tensor *t = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *t);
+    if (!t) return QS_ENOMEM;
+    qs_model_est_fill(m, types, t, out);
+    *tensors = t;
+    return QS_OK;
+}
+
 int qs_model_plan_view(const qs_model *m, qs_plan_model *out, qs_plan_tensor **tensors) {
     qs_plan_tensor *t = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *t);
     if (!t) return QS_ENOMEM;

@@ -15,6 +15,7 @@
 #define QS_MODEL_H
 
 #include "gguf.h"
+#include "qs_estimate.h"
 #include "qs_plan.h"
 #include "qs_types.h"
 
@@ -129,5 +130,14 @@ int qs_model_similar(const qs_model *m, const char *name, int64_t *out, int max)
 /* The model as the plan module sees it. Fills *out; *tensors receives a malloc'd array the
  * caller frees (names borrowed from m, valid while m is open). QS_OK or QS_ENOMEM. */
 int qs_model_plan_view(const qs_model *m, qs_plan_model *out, qs_plan_tensor **tensors);
+
+/* The model as the memory estimator (quant/qs_estimate.h) sees it, with types[i] as tensor i's
+ * type (types NULL: the stored types). qs_model_est_fill fills a caller's array of
+ * m->n_tensors entries and points out->tensors at it; qs_model_est_view allocates the array
+ * (*tensors, the caller frees it; QS_OK or QS_ENOMEM). Names are borrowed from m. The one place
+ * that maps hyper-parameters to the estimator: the explorer, `quantscope estimate`, export and
+ * the budget planner all use it. */
+void qs_model_est_fill(const qs_model *m, const int *types, qs_est_tensor *tensors, qs_est_model *out);
+int qs_model_est_view(const qs_model *m, const int *types, qs_est_model *out, qs_est_tensor **tensors);
 
 #endif

@@ -116,30 +116,8 @@ int tui_app_open(tui_app *a, const char *model_path, const char *plan_path, qs_e
         tui_app_close(a);
         return qs_error_set(err, "out of memory");
     }
-    for (int i = 0; i < n; i++) {
-        a->et[i].name = a->pt[i].name;
-        a->et[i].n_dims = a->pt[i].n_dims;
-        memcpy(a->et[i].ne, a->pt[i].ne, sizeof a->et[i].ne);
-        a->et[i].type = a->pt[i].type;
-        a->et[i].block = a->pt[i].block;
-    }
-    /* The estimator's view of the model is a field-by-field copy of qs_model's hyper-parameters.
-     * It belongs beside qs_model_plan_view in engine/model.h (a qs_model_est_view) so that a
-     * future `quantscope estimate` builds exactly the same one; until then it lives here. */
-    const qs_hparams *hp = &a->model->hp;
-    a->em.arch = hp->arch;
-    a->em.n_layer = (int)hp->n_layer;
-    a->em.n_embd = hp->n_embd;
-    a->em.n_head = (int)hp->n_head;
-    a->em.n_head_kv = (int)hp->n_head_kv;
-    a->em.head_dim_k = hp->head_dim_k;
-    a->em.head_dim_v = hp->head_dim_v;
-    a->em.n_ff = hp->n_ff;
-    a->em.n_vocab = hp->n_vocab;
-    a->em.n_ctx_train = hp->n_ctx_train;
-    a->em.alignment = a->model->gguf->alignment;
-    a->em.tensors = a->et;
-    a->em.n_tensors = n;
+    /* the estimator's view: the same one `quantscope estimate` and export build */
+    qs_model_est_fill(a->model, NULL, a->et, &a->em);
     qs_est_settings_default(&a->es);
     setup_devices(a);
     a->device = 0;
