@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "qs_fmt.h"
+
 /* ---- list ---------------------------------------------------------------------------------- */
 
 void tui_list_clamp(tui_list_pos *p, int height) {
@@ -144,38 +146,11 @@ int tui_tab_at(const int *widths, int n, int gap, int x) {
 
 /* ---- numbers ------------------------------------------------------------------------------- */
 
-const char *tui_fmt_int(int64_t v, char *buf, size_t n) {
-    char tmp[32];
-    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)a);
-    size_t len = strlen(tmp), o = 0;
-    if (n == 0) return buf;
-    if (v < 0 && o + 1 < n) buf[o++] = '-';
-    for (size_t i = 0; i < len && o + 1 < n; i++) {
-        buf[o++] = tmp[i];
-        size_t left = len - i - 1;
-        if (left > 0 && left % 3 == 0 && o + 1 < n) buf[o++] = ',';
-    }
-    buf[o] = 0;
-    return buf;
-}
+const char *tui_fmt_int(int64_t v, char *buf, size_t n) { return qs_fmt_int(v, buf, n); }
 
-const char *tui_fmt_count(int64_t v, char *buf, size_t n) {
-    double d = (double)v;
-    if (v < 1000) snprintf(buf, n, "%lld", (long long)v);
-    else if (v < 1000000) snprintf(buf, n, "%.1f K", d / 1e3);
-    else if (v < 1000000000) snprintf(buf, n, "%.1f M", d / 1e6);
-    else snprintf(buf, n, "%.2f B", d / 1e9);
-    return buf;
-}
+const char *tui_fmt_count(int64_t v, char *buf, size_t n) { return qs_fmt_count(v, buf, n); }
 
-const char *tui_fmt_bytes(uint64_t b, char *buf, size_t n) {
-    if (b < 1024) snprintf(buf, n, "%llu B", (unsigned long long)b);
-    else if (b < 1024ull * 1024) snprintf(buf, n, "%.1f KiB", (double)b / 1024.0);
-    else if (b < 1024ull * 1024 * 1024) snprintf(buf, n, "%.2f MiB", (double)b / (1024.0 * 1024.0));
-    else snprintf(buf, n, "%.2f GiB", (double)b / (1024.0 * 1024.0 * 1024.0));
-    return buf;
-}
+const char *tui_fmt_bytes(uint64_t b, char *buf, size_t n) { return qs_fmt_bytes(b, buf, n); }
 
 const char *tui_fmt_delta(int64_t d, char *buf, size_t n) {
     char num[40];
