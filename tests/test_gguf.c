@@ -20,35 +20,7 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-/* A growing byte buffer for hand-made encodings (independent of the writer). */
-typedef struct bytes {
-    uint8_t *p;
-    size_t n, cap;
-} bytes;
-
-static void b_put(bytes *b, const void *p, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    if (n) memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
-static void b_u8(bytes *b, uint8_t v) { b_put(b, &v, 1); }
-static void b_u32(bytes *b, uint32_t v) {
-    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    b_put(b, x, 4);
-}
-static void b_u64(bytes *b, uint64_t v) {
-    b_u32(b, (uint32_t)v);
-    b_u32(b, (uint32_t)(v >> 32));
-}
-static void b_strn(bytes *b, const char *s, uint64_t n) {
-    b_u64(b, n);
-    b_put(b, s, (size_t)n);
-}
-static void b_str(bytes *b, const char *s) { b_strn(b, s, strlen(s)); }
+#include "qs_test_bytes.h"
 
 static uint8_t *read_all(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
