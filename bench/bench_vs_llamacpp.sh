@@ -74,8 +74,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a=="-" || b=="-" || b==0) print "
 echo "uptime: $(uptime)"
 echo "ours:   $OURS -t $THREADS -p $NP -n $NG -r $REPS"
 [ -n "$LB" ] && echo "theirs: $LB -t $THREADS -p $NP -n $NG -r $REPS"
-echo "median of $ROUNDS interleaved rounds, tokens/s"
-printf '%-22s %9s %9s %6s %9s %9s %6s\n' model "pp ours" "pp llama" ratio "tg ours" "tg llama" ratio
+echo "median of $ROUNDS interleaved rounds, tokens/s; GB/s = file bytes x tg tokens/s (what one decode reads)"
+printf '%-22s %9s %9s %6s %9s %9s %6s %8s %8s\n' model "pp ours" "pp llama" ratio "tg ours" "tg llama" ratio "GB/s us" "GB/s ll"
 for m in "${MODELS[@]}"; do
     [ -f "$m" ] || { printf '%-22s missing (use --make)\n' "$(basename "$m")"; continue; }
     pp_o=(); tg_o=(); pp_l=(); tg_l=()
@@ -99,7 +99,9 @@ for m in "${MODELS[@]}"; do
         pl=$(printf '%s\n' "${pp_l[@]}" | grep -v '^-$' | median)
         tl=$(printf '%s\n' "${tg_l[@]}" | grep -v '^-$' | median)
     fi
-    printf '%-22s %9s %9s %6s %9s %9s %6s\n' "$(basename "$m" .gguf)" "$po" "$pl" "$(ratio "$po" "$pl")" \
-        "$to" "$tl" "$(ratio "$to" "$tl")"
+    sz=$(stat -c %s "$m")
+    gbs() { awk -v t="$1" -v s="$sz" 'BEGIN { if (t == "-") print "-"; else printf "%.1f\n", t * s / 1e9 }'; }
+    printf '%-22s %9s %9s %6s %9s %9s %6s %8s %8s\n' "$(basename "$m" .gguf)" "$po" "$pl" "$(ratio "$po" "$pl")" \
+        "$to" "$tl" "$(ratio "$to" "$tl")" "$(gbs "$to")" "$(gbs "$tl")"
 done
 echo "uptime: $(uptime)"
