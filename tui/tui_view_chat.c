@@ -610,7 +610,8 @@ static bool submit(tui_ui *ui, tui_chat *c, gen_job *g) {
     g->n_predict = limits[c->limit];
     g->sp = run_sampling(c);
     tui_job_desc d = {.label = g->apply ? "re-quantizing" : "generating", .key = TUI_JOB_KEY_GENERATE,
-                      .run = run_gen, .done = gen_done, .arg = g};
+                      .run = run_gen, .done = gen_done, .arg = g,
+                      .foreground = true}; /* a reply never waits behind error refinement */
     c->job_id = tui_jobs_submit(&ui->jobs, &d);
     if (!c->job_id) {
         free(g->text);
