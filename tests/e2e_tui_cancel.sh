@@ -5,7 +5,9 @@
 #   - export: the gauge is on screen, Esc, the cancelled message, no output and no temporary file
 #     left in the destination folder
 #   - error metrics (Errors view): the job's gauge is on screen, Esc, "refining stopped", the
-#     gauge gone; R resumes the refinement (a job runs again), Esc stops it again
+#     gauge gone; R resumes the refinement (a job runs again)
+#   - an export while the refinement runs: Esc cancels the export first, the next Esc stops the
+#     refinement; Esc in the Chat view cancels an export too
 #   - the program still works: it draws the Model view and quits with status 0
 # Usage: e2e_tui_cancel.sh QUANTSCOPE SHARED_DIR   ($QS_TUI_BIN overrides the explorer binary)
 set -u
@@ -54,12 +56,36 @@ if wait_gone big ' (errors|tensor): (sampled|exact|range) '; then ok; else bad "
 keys big R
 expect_screen big 'refining errors in the background' "R resumes"
 expect_screen big ' (errors|tensor): (sampled|exact|range) ' "a job runs again after R"
+
+# ---- both at once: Esc cancels the export first, the refinement goes on, Esc again stops it ----
+# export_running WHAT: e, the path, Enter; until the export's gauge shows
+export_running() {
+    keys big e
+    wait_for big 'export GGUF to:' || bad "e asks for the path ($1)"
+    keys big C-u
+    typed big "$T/exp/out.gguf"
+    keys big Enter
+    expect_screen big '^exporting out\.gguf .*[0-9.]+%  Esc cancels' "the export's gauge while it runs ($1)"
+}
+export_running "Errors view, refining"
 keys big Escape
-expect_screen big 'refining stopped \(R resumes\)' "Esc stops it again"
+expect_screen big 'export cancelled: nothing written to .*out\.gguf' "Esc in the Errors view cancels the export first"
+expect_screen big ' (errors|tensor): (sampled|exact|range) ' "the refinement still runs after the export's cancel"
+keys big Escape
+expect_screen big 'refining stopped \(R resumes\)' "the next Esc stops it"
 if wait_gone big ' (errors|tensor): (sampled|exact|range) '; then ok; else bad "the gauge stays after the second Esc"; cat "$T/screen" >&2; fi
+[ -z "$(ls -A "$T/exp")" ] && ok || bad "files left after the second cancel: $(ls -A "$T/exp")"
+
+# ---- Esc in the Chat view (no reply under way) cancels the export too ---------------------------
+export_running "then the Chat view"
+keys big 6
+expect_screen big 'Enter Send' "the Chat view while exporting"
+keys big Escape
+expect_screen big 'export cancelled: nothing written to .*out\.gguf' "Esc in the Chat view cancels the export"
+[ -z "$(ls -A "$T/exp")" ] && ok || bad "files left after the third cancel: $(ls -A "$T/exp")"
 
 # ---- the program still works ---------------------------------------------------------------------
-keys big 1
+keys big Tab # (in the Chat view digits are text)
 expect_screen big 'architecture +qwen2' "the Model view after the cancels"
 keys big q
 if exited big && [ "$(cat "$T/big.rc")" = 0 ]; then ok; else bad "q quits with status 0 (rc '$(cat "$T/big.rc" 2>/dev/null)')"; fi

@@ -37,6 +37,7 @@
 #include "qs_types.h"
 #include "tokenizer.h"
 #include "tui_chat.h"
+#include "tui_planui.h"
 #include "tui_plot.h"
 #include "tui_ui.h"
 #include "tui_wrap.h"
@@ -702,6 +703,10 @@ static void chat_continue(tui_ui *ui, tui_chat *c) {
 }
 
 static void chat_stop(tui_ui *ui, tui_chat *c) {
+    if (!c->busy && tui_export_running(ui)) { /* Esc cancels an export in every view */
+        tui_export_cancel(ui);
+        return;
+    }
     if (!c->busy) {
         set_status(c, false, "nothing to stop");
         return;
