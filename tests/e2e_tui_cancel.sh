@@ -38,8 +38,13 @@ keys big C-u
 typed big "$T/exp/out.gguf"
 keys big Enter
 expect_screen big '^exporting out\.gguf .*[0-9.]+%  Esc cancels' "the export's gauge while it runs"
-# the temporary file exists while it writes (the destination folder is not empty)
-if ls "$T/exp" | grep -q '^out\.gguf\.tmp\.'; then ok; else bad "no temporary file while exporting: $(ls "$T/exp")"; fi
+# the temporary file exists while it writes (made once the job has started: wait for it)
+writing() {
+    local i
+    for ((i = 0; i < E2E_WAIT * 20; i++)); do ls "$T/exp" | grep -q '^out\.gguf\.tmp\.' && break; sleep 0.05; done
+    if ls "$T/exp" | grep -q '^out\.gguf\.tmp\.'; then ok; else bad "no temporary file while exporting ($1): $(ls "$T/exp")"; fi
+}
+writing "Model view"
 keys big Escape
 expect_screen big 'export cancelled: nothing written to .*out\.gguf' "Esc cancels the running export"
 if wait_gone big '^exporting out\.gguf'; then ok; else bad "the export gauge stays after the cancel"; cat "$T/screen" >&2; fi
@@ -66,6 +71,7 @@ export_running() {
     typed big "$T/exp/out.gguf"
     keys big Enter
     expect_screen big '^exporting out\.gguf .*[0-9.]+%  Esc cancels' "the export's gauge while it runs ($1)"
+    writing "$1"
 }
 export_running "Errors view, refining"
 keys big Escape
