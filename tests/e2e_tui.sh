@@ -5,60 +5,13 @@
 # it), else QUANTSCOPE; both take MODEL [--plan PLAN] [--theme THEME]. QUANTSCOPE also provides
 # `info --json`, from which the expected byte counts are computed.
 set -u
-QS=$1
-SHARED=$2
-TUI=${QS_TUI_BIN:-$1}
-M=$SHARED/models/stories260K.gguf
-T=$(mktemp -d)
-SOCK=qs_e2e_tui_$$
-tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
-trap 'tm kill-server >/dev/null 2>&1; rm -rf "$T"' EXIT
-fails=0
-pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib_e2e_tui.sh"
+e2e_init e2e_tui "$@"
+e2e_require "$M"
+e2e_env
 
-if [ ! -r "$M" ] || ! command -v tmux >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
-    if [ -n "${CI:-}" ]; then echo "FAIL: $M, tmux or python3 missing under CI" >&2; exit 1; fi
-    echo "skipping: $M, tmux or python3 not found (not under CI)"
-    exit 0
-fi
-export XDG_CONFIG_HOME=$T/config XDG_CACHE_HOME=$T/cache
-export LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color
-unset NO_COLOR
-
-# start NAME COLS ROWS ENV... -- ARGS: runs the explorer in a detached session; its exit code
-# lands in $T/NAME.rc when it ends.
-start() {
-    local name=$1 cols=$2 rows=$3
-    shift 3
-    local envs=()
-    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
-    shift
-    printf '%q ' env TERM=xterm-256color "${envs[@]}" "$TUI" "$@" >"$T/$name.cmd"
-    echo "2>$T/$name.err; echo \$? >$T/$name.rc; sleep 60" >>"$T/$name.cmd"
-    tm new-session -d -s "$name" -x "$cols" -y "$rows" "sh $T/$name.cmd"
-}
-screen() { tm capture-pane -p -t "$1"; }
-# wait_for NAME REGEX [SECONDS]: until the screen matches; the screen is left in $T/screen
-wait_for() {
-    local i n=$(( ${3:-5} * 20 ))
-    for ((i = 0; i < n; i++)); do
-        screen "$1" >"$T/screen" 2>/dev/null
-        if grep -Eq -- "$2" "$T/screen"; then return 0; fi
-        sleep 0.05
-    done
-    return 1
-}
-expect_screen() { if wait_for "$1" "$2" "${4:-5}"; then ok; else bad "$3: /$2/ not on screen:"; cat "$T/screen" >&2; fi; }
-keys() { local s=$1; shift; tm send-keys -t "$s" "$@"; }
 # the exact bytes of the memory view's CPU_Mapped line
 mapped() { grep -E 'CPU_Mapped model buffer' "$T/screen" | awk '{for (i = 1; i <= NF; i++) if ($i == "host") { gsub(",", "", $(i+1)); print $(i+1); exit }}'; }
-exited() {
-    local i
-    for ((i = 0; i < 100; i++)); do [ -s "$T/$1.rc" ] && return 0; sleep 0.05; done
-    return 1
-}
 
 printf 'version: 1\ndefault: Q8_0\n' >"$T/q8.yaml"
 
@@ -204,5 +157,4 @@ exited theme2 || bad "quit (light theme)"
 rc=$?
 if [ "$rc" -ne 0 ] && grep -q "none.gguf" "$T/err"; then ok; else bad "missing model: rc $rc, $(head -c 200 "$T/err")"; fi
 
-echo "e2e_tui: $pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+e2e_finish

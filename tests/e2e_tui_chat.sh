@@ -8,70 +8,12 @@
 #   - a random-weight synth model that never stops on its own: Esc stops it, resizing to 20x6
 #     and back while it generates does not crash
 set -u
-QS=$1
-SHARED=$2
-TUI=${QS_TUI_BIN:-$1}
-M=$SHARED/models/stories260K.gguf
+. "$(dirname "$0")/lib_e2e_tui.sh"
+e2e_init e2e_tui_chat "$@"
 README=$SHARED/models/README.md
-T=$(mktemp -d)
-SOCK=qs_e2e_chat_$$
-tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
-trap 'tm kill-server >/dev/null 2>&1; rm -rf "$T"' EXIT
-fails=0
-pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+e2e_require "$M" "$README"
+e2e_env
 
-if [ ! -r "$M" ] || [ ! -r "$README" ] || ! command -v tmux >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
-    if [ -n "${CI:-}" ]; then echo "FAIL: $M, its README, tmux or python3 missing under CI" >&2; exit 1; fi
-    echo "skipping: $M, its README, tmux or python3 not found (not under CI)"
-    exit 0
-fi
-export XDG_CONFIG_HOME=$T/config XDG_CACHE_HOME=$T/cache
-export LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color
-unset NO_COLOR
-
-# start NAME COLS ROWS ENV... -- ARGS (as in e2e_tui.sh); the exit code lands in $T/NAME.rc
-start() {
-    local name=$1 cols=$2 rows=$3
-    shift 3
-    local envs=()
-    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
-    shift
-    printf '%q ' env TERM=xterm-256color "${envs[@]}" "$TUI" "$@" >"$T/$name.cmd"
-    echo "2>$T/$name.err; echo \$? >$T/$name.rc; sleep 60" >>"$T/$name.cmd"
-    tm new-session -d -s "$name" -x "$cols" -y "$rows" "sh $T/$name.cmd"
-}
-screen() { tm capture-pane -p -t "$1"; }
-wait_for() {
-    local i n=$(( ${3:-5} * 20 ))
-    for ((i = 0; i < n; i++)); do
-        screen "$1" >"$T/screen" 2>/dev/null
-        if grep -Eq -- "$2" "$T/screen"; then return 0; fi
-        sleep 0.05
-    done
-    return 1
-}
-# wait_count NAME REGEX N WHAT [SECONDS]: until at least N screen lines match
-wait_count() {
-    local i n=$(( ${5:-5} * 20 ))
-    for ((i = 0; i < n; i++)); do
-        screen "$1" >"$T/screen" 2>/dev/null
-        if [ "$(grep -Ec -- "$2" "$T/screen")" -ge "$3" ]; then ok; return 0; fi
-        sleep 0.05
-    done
-    bad "$4: fewer than $3 lines /$2/:"
-    cat "$T/screen" >&2
-    return 1
-}
-expect_screen() { if wait_for "$1" "$2" "${4:-5}"; then ok; else bad "$3: /$2/ not on screen:"; cat "$T/screen" >&2; fi; }
-keys() { local s=$1; shift; tm send-keys -t "$s" "$@"; }
-typed() { tm send-keys -t "$1" -l "$2"; }
-exited() {
-    local i
-    for ((i = 0; i < 100; i++)); do [ -s "$T/$1.rc" ] && return 0; sleep 0.05; done
-    return 1
-}
 # the transcript as one line: screen rows (cut to columns FROM..TO) joined by spaces, as the
 # view's wrap breaks lines at a space (dropped) or at a newline of the text
 joined() {
@@ -213,5 +155,4 @@ keys gen F10
 exited gen && [ "$(cat "$T/gen.rc")" = 0 ] && ok || bad "quit after generating (rc '$(cat "$T/gen.rc" 2>/dev/null)')"
 [ -s "$T/gen.err" ] && bad "stderr not empty: $(head -c 300 "$T/gen.err")"
 
-echo "e2e_tui_chat: $pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+e2e_finish

@@ -8,24 +8,12 @@
 # was).
 # Usage: e2e_tui_plan.sh QUANTSCOPE SHARED_DIR
 set -u
-QS=$1
-SHARED=$2
-M=$SHARED/models/stories260K.gguf
-T=$(mktemp -d)
-SOCK=qs_e2e_tuiplan_$$
-tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
-trap 'tm kill-server >/dev/null 2>&1; rm -rf "$T"' EXIT
-fails=0
-pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-
-if [ ! -r "$M" ] || ! command -v tmux >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
-    if [ -n "${CI:-}" ]; then echo "FAIL: $M, tmux or python3 missing under CI" >&2; exit 1; fi
-    echo "skipping: $M, tmux or python3 not found (not under CI)"
-    exit 0
-fi
+E2E_TERM= # the terminal tmux gives (its key sequences and line drawing are what the checks expect)
+. "$(dirname "$0")/lib_e2e_tui.sh"
+e2e_init e2e_tui_plan "$@"
+e2e_require "$M"
 case "$QS" in /*) ;; *) QS=$(pwd)/$QS ;; esac
+TUI=$QS
 
 # a home of our own: the caches the picker looks in are under it
 H=$T/home
@@ -55,32 +43,7 @@ EOF
 printf 'version: 1\ndefault: Q8_0\n' >"$W/q8.yaml"
 printf 'version: 1\ndefault: Q8_0\nrules:\n  - {pattern: "ffn_(", type: Q4_K}\n' >"$W/bad.yaml"
 
-# start NAME COLS ROWS ARGS...: runs quantscope in $W in a detached session; its exit code lands
-# in $T/NAME.rc when it ends
-start() {
-    local name=$1 cols=$2 rows=$3
-    shift 3
-    { printf 'cd %q && ' "$W"; printf '%q ' "$QS" "$@"; echo "2>$T/$name.err; echo \$? >$T/$name.rc; sleep 60"; } >"$T/$name.cmd"
-    tm new-session -d -s "$name" -x "$cols" -y "$rows" "sh $T/$name.cmd"
-}
-screen() { tm capture-pane -p -t "$1"; }
-wait_for() {
-    local i n=$(( ${3:-5} * 20 ))
-    for ((i = 0; i < n; i++)); do
-        screen "$1" >"$T/screen" 2>/dev/null
-        if grep -Eq -- "$2" "$T/screen"; then return 0; fi
-        sleep 0.05
-    done
-    return 1
-}
-expect_screen() { if wait_for "$1" "$2" "${4:-5}"; then ok; else bad "$3: /$2/ not on screen:"; cat "$T/screen" >&2; fi; }
-keys() { local s=$1; shift; tm send-keys -t "$s" "$@"; }
-text() { tm send-keys -t "$1" -l "$2"; }
-exited() {
-    local i
-    for ((i = 0; i < 100; i++)); do [ -s "$T/$1.rc" ] && return 0; sleep 0.05; done
-    return 1
-}
+E2E_CWD=$W # start runs quantscope in $W
 
 # ---- the picker ------------------------------------------------------------------------------
 start main 130 40
@@ -239,5 +202,4 @@ keys quit q
 if exited quit && [ "$(cat "$T/quit.rc")" = 0 ]; then ok; else bad "q quits the picker"; fi
 [ -s "$T/quit.err" ] && bad "stderr not empty: $(head -c 300 "$T/quit.err")"
 
-echo "e2e_tui_plan: $pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+e2e_finish

@@ -1,5 +1,7 @@
 /* The background job runner: results reach the UI thread in order, keys supersede, cancel and
- * shutdown end every job with exactly one done call. */
+ * shutdown end every job with exactly one done call; foreground jobs (a chat reply, an export)
+ * start while background ones hold every background worker, and go ahead of queued ones;
+ * tui_jobs_wait returns once a job has ended, its done call queued. */
 #include "qs_test_util.h"
 
 #include <poll.h>
@@ -18,6 +20,7 @@ typedef struct rec {
     int runs;            /* the run function started (worker side, atomic enough for a test) */
     atomic_int release;  /* blocking jobs wait for this or for cancel */
     atomic_int started;
+    atomic_int start_seq;  /* 1 + the order in which the job started (0: not yet) */
     char order[64];      /* 'p' for a post, 'd' for done, in arrival order */
     int order_n;
     uint64_t seen_done, seen_total;
@@ -63,10 +66,13 @@ static int run_progress(tui_job *j, void *arg, qs_error *err) {
     return QS_OK;
 }
 
+static atomic_int g_seq;
+
 static int run_blocking(tui_job *j, void *arg, qs_error *err) {
     (void)err;
     rec *r = arg;
     r->runs++;
+    atomic_store(&r->start_seq, atomic_fetch_add(&g_seq, 1) + 1);
     atomic_store(&r->started, 1);
     while (!atomic_load(&r->release)) {
         if (tui_job_cancelled(j)) {
@@ -90,7 +96,7 @@ static void test_done_on_ui_thread_in_order(void **state) {
     tui_jobs jobs;
     qs_error err;
     assert_int_equal(tui_events_init(&ev, &err), QS_OK);
-    assert_int_equal(tui_jobs_init(&jobs, &ev, 2, &err), QS_OK);
+    assert_int_equal(tui_jobs_init(&jobs, &ev, 2, 0, &err), QS_OK);
     static rec r;
     memset(&r, 0, sizeof r);
     tui_job_desc d = {.label = "progress", .run = run_progress, .done = done_cb, .arg = &r};
@@ -123,7 +129,7 @@ static void test_supersede_and_cancel(void **state) {
     tui_jobs jobs;
     qs_error err;
     assert_int_equal(tui_events_init(&ev, &err), QS_OK);
-    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, &err), QS_OK);
+    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, 0, &err), QS_OK);
     static rec a, b, c, x;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
@@ -185,7 +191,7 @@ static void test_shutdown_ends_everything(void **state) {
     tui_jobs jobs;
     qs_error err;
     assert_int_equal(tui_events_init(&ev, &err), QS_OK);
-    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, &err), QS_OK);
+    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, 0, &err), QS_OK);
     static rec a, b;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
@@ -210,11 +216,130 @@ static void test_shutdown_ends_everything(void **state) {
     tui_events_destroy(&ev);
 }
 
+/* 2 background workers busy with long jobs and a third background job queued: a foreground
+ * job (a chat reply) still starts, on the worker kept for it, and the queued background job does
+ * not take that worker. No timing: the long jobs hold until released. */
+static void test_foreground_lane(void **state) {
+    (void)state;
+    tui_events ev;
+    tui_jobs jobs;
+    qs_error err;
+    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
+    assert_int_equal(tui_jobs_init(&jobs, &ev, 2, 1, &err), QS_OK);
+    static rec a, b, c, f;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    memset(&c, 0, sizeof c);
+    memset(&f, 0, sizeof f);
+    tui_job_desc da = {.label = "errors a", .key = TUI_JOB_KEY_ERROR_TABLE, .run = run_blocking, .done = done_cb, .arg = &a};
+    tui_job_desc db = {.label = "errors b", .key = TUI_JOB_KEY_TENSOR_ERRORS, .run = run_blocking, .done = done_cb, .arg = &b};
+    tui_job_desc dc = {.label = "errors c", .run = run_blocking, .done = done_cb, .arg = &c};
+    tui_job_desc df = {.label = "generating", .key = TUI_JOB_KEY_GENERATE, .run = run_blocking, .done = done_cb,
+                       .arg = &f, .foreground = true};
+    assert_true(tui_jobs_submit(&jobs, &da) > 0);
+    assert_true(tui_jobs_submit(&jobs, &db) > 0);
+    assert_true(pump(&ev, has_started, &a));
+    assert_true(pump(&ev, has_started, &b));
+    uint64_t idc = tui_jobs_submit(&jobs, &dc);
+    uint64_t idf = tui_jobs_submit(&jobs, &df);
+    assert_true(idc > 0 && idf > idc);
+    assert_true(pump(&ev, has_started, &f)); /* would hang (and fail) if it queued behind a, b, c */
+    assert_int_equal(atomic_load(&c.started), 0); /* c cannot start before a or b ends */
+    tui_job_info info;
+    assert_true(tui_jobs_info(&jobs, idf, &info));
+    assert_true(info.running && info.foreground && !strcmp(info.label, "generating"));
+    assert_true(tui_jobs_info(&jobs, idc, &info));
+    assert_true(!info.running && !info.foreground);
+    /* the reply ends; the background jobs are still where they were */
+    atomic_store(&f.release, 1);
+    assert_true(pump(&ev, is_done, &f));
+    assert_int_equal(f.status, QS_OK);
+    assert_int_equal(a.done_calls + b.done_calls + c.done_calls, 0);
+    assert_int_equal(atomic_load(&c.started), 0);
+    assert_false(tui_jobs_info(&jobs, idf, &info));
+    /* a background job ends: c takes its worker */
+    atomic_store(&a.release, 1);
+    assert_true(pump(&ev, has_started, &c));
+    assert_int_equal(a.status, QS_OK);
+    atomic_store(&b.release, 1);
+    atomic_store(&c.release, 1);
+    assert_true(pump(&ev, is_done, &b));
+    assert_true(pump(&ev, is_done, &c));
+    tui_jobs_shutdown(&jobs);
+    tui_events_drain(&ev, NULL);
+    tui_events_destroy(&ev);
+}
+
+/* one worker, no reserved lane: a foreground job queued after a background one starts first */
+static void test_foreground_first_in_queue(void **state) {
+    (void)state;
+    tui_events ev;
+    tui_jobs jobs;
+    qs_error err;
+    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
+    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, 0, &err), QS_OK);
+    static rec a, b, f;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    memset(&f, 0, sizeof f);
+    atomic_store(&g_seq, 0);
+    tui_job_desc da = {.label = "a", .run = run_blocking, .done = done_cb, .arg = &a};
+    tui_job_desc db = {.label = "b", .run = run_blocking, .done = done_cb, .arg = &b};
+    tui_job_desc df = {.label = "f", .run = run_blocking, .done = done_cb, .arg = &f, .foreground = true};
+    assert_true(tui_jobs_submit(&jobs, &da) > 0);
+    assert_true(pump(&ev, has_started, &a));
+    assert_true(tui_jobs_submit(&jobs, &db) > 0);
+    assert_true(tui_jobs_submit(&jobs, &df) > 0);
+    atomic_store(&b.release, 1);
+    atomic_store(&f.release, 1);
+    atomic_store(&a.release, 1);
+    assert_true(pump(&ev, is_done, &b));
+    assert_true(pump(&ev, is_done, &f));
+    assert_int_equal(atomic_load(&a.start_seq), 1);
+    assert_int_equal(atomic_load(&f.start_seq), 2);
+    assert_int_equal(atomic_load(&b.start_seq), 3);
+    tui_jobs_shutdown(&jobs);
+    tui_events_drain(&ev, NULL);
+    tui_events_destroy(&ev);
+}
+
+/* tui_jobs_wait: after cancel + wait the job has ended and its done call is already queued */
+static void test_wait(void **state) {
+    (void)state;
+    tui_events ev;
+    tui_jobs jobs;
+    qs_error err;
+    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
+    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, 1, &err), QS_OK);
+    static rec a, q;
+    memset(&a, 0, sizeof a);
+    memset(&q, 0, sizeof q);
+    tui_job_desc da = {.label = "export", .run = run_blocking, .done = done_cb, .arg = &a, .foreground = true};
+    uint64_t id = tui_jobs_submit(&jobs, &da);
+    assert_true(pump(&ev, has_started, &a));
+    assert_true(tui_jobs_cancel(&jobs, id));
+    tui_jobs_wait(&jobs, id);
+    tui_job_info info;
+    assert_false(tui_jobs_info(&jobs, id, &info));
+    assert_int_equal(a.done_calls, 0);    /* not run on the waiting thread ... */
+    tui_events_drain(&ev, NULL);          /* ... but queued: one drain runs it */
+    assert_int_equal(a.done_calls, 1);
+    assert_int_equal(a.status, QS_CANCELLED);
+    tui_jobs_wait(&jobs, id);             /* an ended id: at once */
+    tui_jobs_wait(&jobs, id + 100);       /* an unknown one too */
+    tui_jobs_shutdown(&jobs);
+    tui_events_drain(&ev, NULL);
+    tui_events_destroy(&ev);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_done_on_ui_thread_in_order),
         cmocka_unit_test(test_supersede_and_cancel),
         cmocka_unit_test(test_shutdown_ends_everything),
+        cmocka_unit_test(test_foreground_lane),
+        cmocka_unit_test(test_foreground_first_in_queue),
+        cmocka_unit_test(test_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

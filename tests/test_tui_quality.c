@@ -23,7 +23,7 @@ static int setup(void **state) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }
-    if (tui_events_init(&UI->ev, &err) != QS_OK || tui_jobs_init(&UI->jobs, &UI->ev, 2, &err) != QS_OK) return -1;
+    if (tui_events_init(&UI->ev, &err) != QS_OK || tui_jobs_init(&UI->jobs, &UI->ev, 2, 2, &err) != QS_OK) return -1;
     return 0;
 }
 

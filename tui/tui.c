@@ -380,7 +380,9 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
         free(ui);
         return QS_ERR;
     }
-    if (tui_jobs_init(&ui->jobs, &ui->ev, 2, err) != QS_OK) {
+    /* two workers refine error figures; two more are kept for what the person waits for (a chat
+     * reply, an export), so those never queue behind the refinement */
+    if (tui_jobs_init(&ui->jobs, &ui->ev, 2, 2, err) != QS_OK) {
         tui_events_destroy(&ui->ev);
         tui_app_close(&ui->app);
         free(ui);

@@ -37,14 +37,30 @@ static void unlink_job(tui_job **head, tui_job *job) {
         }
 }
 
+/* Under the lock: unlinks the job this worker may start next (the first queued foreground job,
+ * else the first queued background job while fewer than n_background run), or NULL. */
+static tui_job *take_locked(tui_jobs *j) {
+    tui_job **p = &j->queue;
+    while (*p && !(*p)->foreground) p = &(*p)->next;
+    if (!*p) {
+        if (j->bg_running >= j->n_background) return NULL;
+        p = &j->queue; /* no foreground job queued: the head is the oldest background one */
+        if (!*p) return NULL;
+    }
+    tui_job *job = *p;
+    *p = job->next;
+    job->next = NULL;
+    if (!job->foreground) j->bg_running++;
+    return job;
+}
+
 static void *worker_main(void *arg) {
     tui_jobs *j = arg;
     pthread_mutex_lock(&j->lock);
     for (;;) {
-        while (!j->stop && !j->queue) pthread_cond_wait(&j->cond, &j->lock);
-        if (j->stop) break;
-        tui_job *job = j->queue;
-        j->queue = job->next;
+        tui_job *job = NULL;
+        while (!j->stop && !(job = take_locked(j))) pthread_cond_wait(&j->cond, &j->lock);
+        if (!job) break; /* stop (a job is only taken while not stopping) */
         job->next = j->active;
         j->active = job;
         job->running = true;
@@ -57,24 +73,33 @@ static void *worker_main(void *arg) {
 
         pthread_mutex_lock(&j->lock);
         unlink_job(&j->active, job);
+        if (!job->foreground) {
+            j->bg_running--;
+            pthread_cond_broadcast(&j->cond); /* a queued background job may start now */
+        }
         job->status = status;
         job->err = err;
-        pthread_mutex_unlock(&j->lock);
+        /* posted under the lock: once tui_jobs_wait sees the job gone, its done call is queued */
         post_done(j, job);
-        pthread_mutex_lock(&j->lock);
+        pthread_cond_broadcast(&j->ended);
     }
     pthread_mutex_unlock(&j->lock);
     return NULL;
 }
 
-int tui_jobs_init(tui_jobs *j, tui_events *ev, int n_workers, qs_error *err) {
+int tui_jobs_init(tui_jobs *j, tui_events *ev, int n_background, int n_foreground, qs_error *err) {
     memset(j, 0, sizeof *j);
-    if (n_workers < 1) n_workers = 1;
-    if (n_workers > TUI_JOBS_MAX_WORKERS) n_workers = TUI_JOBS_MAX_WORKERS;
+    if (n_background < 1) n_background = 1;
+    if (n_background > TUI_JOBS_MAX_WORKERS) n_background = TUI_JOBS_MAX_WORKERS;
+    if (n_foreground < 0) n_foreground = 0;
+    if (n_foreground > TUI_JOBS_MAX_WORKERS - n_background) n_foreground = TUI_JOBS_MAX_WORKERS - n_background;
+    int n_workers = n_background + n_foreground;
     j->ev = ev;
     j->next_id = 1;
+    j->n_background = n_background;
     pthread_mutex_init(&j->lock, NULL);
     pthread_cond_init(&j->cond, NULL);
+    pthread_cond_init(&j->ended, NULL);
     for (int i = 0; i < n_workers; i++) {
         if (pthread_create(&j->workers[i], NULL, worker_main, j) != 0) {
             tui_jobs_shutdown(j);
@@ -101,6 +126,7 @@ void tui_jobs_shutdown(tui_jobs *j) {
         q = next;
     }
     for (int i = 0; i < j->n_workers; i++) pthread_join(j->workers[i], NULL);
+    pthread_cond_destroy(&j->ended);
     pthread_cond_destroy(&j->cond);
     pthread_mutex_destroy(&j->lock);
     j->ev = NULL;
@@ -154,6 +180,7 @@ uint64_t tui_jobs_submit(tui_jobs *j, const tui_job_desc *d) {
     if (!job) return 0;
     snprintf(job->label, sizeof job->label, "%s", d->label ? d->label : "working");
     job->key = d->key;
+    job->foreground = d->foreground;
     job->run = d->run;
     job->done = d->done;
     job->arg = d->arg;
@@ -174,7 +201,7 @@ uint64_t tui_jobs_submit(tui_jobs *j, const tui_job_desc *d) {
     while (*p) p = &(*p)->next;
     *p = job;
     uint64_t id = job->id;
-    pthread_cond_signal(&j->cond);
+    pthread_cond_broadcast(&j->cond);
     pthread_mutex_unlock(&j->lock);
     post_dropped(j, dropped);
     return id;
@@ -194,6 +221,21 @@ bool tui_jobs_cancel(tui_jobs *j, uint64_t id) { return id && cancel_common(j, 0
 
 bool tui_jobs_cancel_key(tui_jobs *j, int key) { return key > 0 && cancel_common(j, key, 0); }
 
+static tui_job *find_locked(tui_jobs *j, uint64_t id) {
+    for (tui_job *a = j->active; a; a = a->next)
+        if (a->id == id) return a;
+    for (tui_job *q = j->queue; q; q = q->next)
+        if (q->id == id) return q;
+    return NULL;
+}
+
+void tui_jobs_wait(tui_jobs *j, uint64_t id) {
+    if (!j->ev || !id) return;
+    pthread_mutex_lock(&j->lock);
+    while (find_locked(j, id)) pthread_cond_wait(&j->ended, &j->lock);
+    pthread_mutex_unlock(&j->lock);
+}
+
 bool tui_jobs_busy(tui_jobs *j, int key) {
     if (!j->ev) return false;
     bool busy = false;
@@ -212,6 +254,16 @@ static void info_of(const tui_job *x, tui_job_info *o) {
     o->total = atomic_load(&x->p_total);
     o->running = x->running;
     o->cancelling = atomic_load(&x->cancel) != 0;
+    o->foreground = x->foreground;
+}
+
+bool tui_jobs_info(tui_jobs *j, uint64_t id, tui_job_info *out) {
+    if (!j->ev || !id) return false;
+    pthread_mutex_lock(&j->lock);
+    tui_job *x = find_locked(j, id);
+    if (x) info_of(x, out);
+    pthread_mutex_unlock(&j->lock);
+    return x != NULL;
 }
 
 int tui_jobs_list(tui_jobs *j, tui_job_info *out, int max) {

@@ -17,7 +17,7 @@
  *       export_job *x = arg;   ... status line: QS_OK / QS_CANCELLED / msg ...   free(x);
  *   }
  *   tui_job_desc d = {.label = "export", .key = TUI_JOB_KEY_EXPORT, .run = run_export,
- *                     .done = export_done, .arg = x};
+ *                     .done = export_done, .arg = x, .foreground = true};
  *   if (!tui_jobs_submit(&ui->jobs, &d)) free(x);    // 0: not queued (out of memory)
  *
  * Keys: a job submitted with key k > 0 supersedes every queued or running job with the same key
@@ -26,10 +26,16 @@
  * their `done` call (status QS_CANCELLED, or whatever the run function returned) so they can
  * free their argument; a UI that ignores stale results compares a generation of its own.
  *
- * Order: jobs start in submission order on the first free worker (n_workers run at once).
- * Everything one job posts (tui_job_post, then done) reaches the UI thread in posting order.
+ * Order and lanes: a job is a background job (refining figures nobody waits for: error tables,
+ * the selected tensor's errors) or a foreground one (desc.foreground: something the person
+ * asked for and watches: a chat reply, an export). Foreground jobs start before every queued
+ * background job, and background jobs never occupy more than n_background workers, so the
+ * n_foreground workers tui_jobs_init adds are always left to foreground jobs: a chat reply
+ * starts while long error jobs keep both background workers busy. Within a lane, jobs start in
+ * submission order. Everything one job posts (tui_job_post, then done) reaches the UI thread in
+ * posting order.
  *
- * Threads: tui_jobs_init / submit / cancel / list / shutdown are for the UI thread (they lock,
+ * Threads: tui_jobs_init / submit / cancel / wait / list / shutdown are for the UI thread (they lock,
  * so other threads may call submit and cancel too). tui_job_progress, tui_job_cancelled,
  * tui_job_set_label and tui_job_post are for the job's own worker (progress may also be called
  * from the engine's helper threads: it is atomic). Owned by tui/. */
@@ -69,6 +75,7 @@ typedef struct tui_job_desc {
     tui_job_run_fn run;   /* required */
     tui_job_done_fn done; /* may be NULL (then arg is not freed by anyone: pass static data) */
     void *arg;
+    bool foreground;      /* the person waits for it: ahead of background jobs (see Order) */
 } tui_job_desc;
 
 /* What the status line shows of a job (tui_jobs_list). */
@@ -79,6 +86,7 @@ typedef struct tui_job_info {
     uint64_t done, total; /* last progress report (units the job's engine call chose); 0, 0 = none */
     bool running;         /* false: queued */
     bool cancelling;      /* cancel requested, not ended yet */
+    bool foreground;
 } tui_job_info;
 
 struct tui_job {
@@ -95,6 +103,7 @@ struct tui_job {
     struct tui_jobs *owner;
     struct tui_job *next;        /* queue / running list link */
     bool running;
+    bool foreground;
 };
 
 #define TUI_JOBS_MAX_WORKERS 8
@@ -102,18 +111,23 @@ struct tui_job {
 typedef struct tui_jobs {
     tui_events *ev;              /* borrowed: where results are posted */
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_cond_t cond;         /* workers wait on it for a job they may take */
+    pthread_cond_t ended;        /* tui_jobs_wait waits on it: a job left the running list */
     tui_job *queue;              /* waiting, submission order */
     tui_job *active;             /* running */
     uint64_t next_id;
     bool stop;
-    int n_workers;
+    int n_workers;               /* threads started: n_background + n_foreground */
+    int n_background;            /* at most this many background jobs run at once */
+    int bg_running;              /* background jobs running now */
     pthread_t workers[TUI_JOBS_MAX_WORKERS];
     atomic_int_fast64_t last_wake_ns; /* progress wakes the UI at most every 50 ms */
 } tui_jobs;
 
-/* Starts n_workers threads (1..TUI_JOBS_MAX_WORKERS) posting to ev. QS_OK or QS_ERR. */
-int tui_jobs_init(tui_jobs *j, tui_events *ev, int n_workers, qs_error *err);
+/* Starts n_background + n_foreground worker threads posting to ev (n_background >= 1,
+ * n_foreground >= 0, at most TUI_JOBS_MAX_WORKERS in all). Background jobs run on at most
+ * n_background of them at once; foreground jobs on any. QS_OK or QS_ERR. */
+int tui_jobs_init(tui_jobs *j, tui_events *ev, int n_background, int n_foreground, qs_error *err);
 /* Cancels every job, waits for the workers to finish and stops them. Done callbacks of the
  * ended jobs are posted to ev: run tui_events_drain afterwards so they free their arguments.
  * Safe on a zeroed (never initialised) struct. */
@@ -125,8 +139,14 @@ uint64_t tui_jobs_submit(tui_jobs *j, const tui_job_desc *d);
 /* Cancels a job by id / every job with a key. True if such a job was queued or running. */
 bool tui_jobs_cancel(tui_jobs *j, uint64_t id);
 bool tui_jobs_cancel_key(tui_jobs *j, int key);
+/* Waits until the job with this id is neither queued nor running (returns at once for an
+ * unknown or ended id). Its done call is then posted, not yet run: cancel first, or this waits
+ * for the job to finish. For quitting (an export that must not outlive the model it reads). */
+void tui_jobs_wait(tui_jobs *j, uint64_t id);
 /* True while a job with this key is queued or running. */
 bool tui_jobs_busy(tui_jobs *j, int key);
+/* The job with this id, queued or running: true and *out filled; false when it has ended. */
+bool tui_jobs_info(tui_jobs *j, uint64_t id, tui_job_info *out);
 /* Running jobs first (oldest first), then queued ones; at most max. Returns the count. */
 int tui_jobs_list(tui_jobs *j, tui_job_info *out, int max);
 

@@ -227,6 +227,7 @@ bool tui_pl_action(tui_ui *ui, tui_action act) {
         start_prompt(ui, TUI_PROMPT_EXPORT, sug);
         return true;
     case TUI_ACT_CANCEL:
+    case TUI_ACT_STOP_JOBS: /* Esc in Errors / Trade-off: the export first, refinement next */
         if (!tui_export_running(ui)) return false;
         tui_export_cancel(ui);
         return true;

@@ -3,11 +3,12 @@
  *
  *   tui_planui.c  s / S / o / e prompts and questions, `/` search with n / N, the status line
  *   tui_rules.c   the rules list and rule editor (live PCRE2 validation and matches), keep-ends
- *   tui_export.c  the export job (background thread, progress gauge, Esc cancels)
+ *   tui_export.c  the export job (a foreground tui_jobs job, progress gauge, Esc cancels)
  *   tui_picker.c  the model picker shown when no model is given
  *
  * The state behind the numbers is in tui_planedit.h (no ncurses); everything here runs on the UI
- * thread, except the two worker threads (export, scan), which only post to ui->ev.
+ * thread, except the export's run function (a tui_jobs worker) and the picker's scan thread,
+ * which only post to ui->ev.
  * Owned by tui/. */
 #ifndef TUI_PLANUI_H
 #define TUI_PLANUI_H
@@ -100,18 +101,20 @@ void tui_keep_draw(tui_ui *ui);
 void tui_rules_free(tui_ui *ui);             /* previews */
 
 /* ---- tui_export.c -------------------------------------------------------------------------- */
-/* The job runner here is the smallest thread + tui_events_post needed for one export; it moves
- * to tui_jobs (the shared background-job runner) when both are merged. */
+/* The export runs on ui->jobs (key TUI_JOB_KEY_EXPORT, foreground: it never waits behind error
+ * refinement); its end reaches the UI thread as the job's done call (one message: done, failed,
+ * or cancelled with nothing written). */
 
-/* Starts exporting the current plan to out_path in a background thread. QS_ERR (err) when a job
- * is already running or the thread cannot start. */
+/* Starts exporting the current plan to out_path as a job. QS_ERR (err) when an export is
+ * already running or the job cannot be queued. */
 int tui_export_start(tui_ui *ui, const char *out_path, qs_error *err);
 bool tui_export_running(const tui_ui *ui);
 /* Asks the running job to stop (it reports "cancelled" when it has). */
 void tui_export_cancel(tui_ui *ui);
 /* Progress of the running job: fraction 0..1, and the output path. False when none runs. */
 bool tui_export_progress(const tui_ui *ui, double *frac, const char **path, bool *cancelling);
-/* Cancels and joins a running job (quitting). */
+/* Cancels a running export and waits until it has ended (quitting: the model must stay open
+ * while it reads it). Its done call, still queued, then only frees the job. */
 void tui_export_stop(tui_ui *ui);
 
 /* ---- tui_picker.c -------------------------------------------------------------------------- */

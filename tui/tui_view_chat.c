@@ -37,6 +37,7 @@
 #include "qs_types.h"
 #include "tokenizer.h"
 #include "tui_chat.h"
+#include "tui_planui.h"
 #include "tui_plot.h"
 #include "tui_ui.h"
 #include "tui_wrap.h"
@@ -610,7 +611,8 @@ static bool submit(tui_ui *ui, tui_chat *c, gen_job *g) {
     g->n_predict = limits[c->limit];
     g->sp = run_sampling(c);
     tui_job_desc d = {.label = g->apply ? "re-quantizing" : "generating", .key = TUI_JOB_KEY_GENERATE,
-                      .run = run_gen, .done = gen_done, .arg = g};
+                      .run = run_gen, .done = gen_done, .arg = g,
+                      .foreground = true}; /* a reply never waits behind error refinement */
     c->job_id = tui_jobs_submit(&ui->jobs, &d);
     if (!c->job_id) {
         free(g->text);
@@ -701,6 +703,10 @@ static void chat_continue(tui_ui *ui, tui_chat *c) {
 }
 
 static void chat_stop(tui_ui *ui, tui_chat *c) {
+    if (!c->busy && tui_export_running(ui)) { /* Esc cancels an export in every view */
+        tui_export_cancel(ui);
+        return;
+    }
     if (!c->busy) {
         set_status(c, false, "nothing to stop");
         return;
