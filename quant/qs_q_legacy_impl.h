@@ -33,6 +33,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
 #endif
@@ -89,31 +93,50 @@ static inline lq_vd lq_load_x(const float *p) {
     return LQ_TO_D(v);
 }
 
-/* floor(u) for 0 < u < 2^31, the only arguments whose result a caller keeps. Vectors: u + 2^52
- * - 2^52 rounds to nearest, step back if above (other lanes get a value the select discards).
- * One lane: truncation, as the one-at-a-time search does; only evaluated inside the arm of a
- * conditional that has checked the range (a branch that is almost always predicted, where the
- * vector trick's "step back" would be a coin flip). */
-#if LQ_W > 1
-static inline lq_vd lq_floor_pos(lq_vd u) {
-    const lq_vd r = (u + 0x1p52) - 0x1p52;
-    return LQ_SEL(r > u, r - 1.0, r);
-}
-#else
-static inline lq_vd lq_floor_pos(lq_vd u) { return (double)(int32_t)u; }
+/* Nearest codes, equal to the one-at-a-time search's integer codes (as doubles):
+ *   symmetric  !(t > lo) ? lo : t >= hi ? hi : (int)(t - lo + 0.5) + lo
+ *   affine     !(t > 0) ? 0 : t >= cmax ? cmax : (int)(t + 0.5)
+ *   floor      !(t > 0) ? 0 : t >= cmax ? cmax : (int)t
+ * Vectors clamp first, t' = min(max(t, lo), hi) (max's second operand wins on NaN, as the
+ * comparison does), then floor: for t' = lo the formula gives lo, for t' = hi it gives hi, and
+ * inside the range it is the truncation above, since its argument is positive. One lane keeps
+ * the branches of the plain search: they are almost always predicted, and truncation happens
+ * only on arguments known to be in range. */
+#if LQ_W == 8
+#define LQ_MAX(a, b) _mm512_max_pd((a), (b))
+#define LQ_MIN(a, b) _mm512_min_pd((a), (b))
+#define LQ_FLOOR(a) _mm512_roundscale_pd((a), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
+#elif LQ_W == 4
+#define LQ_MAX(a, b) _mm256_max_pd((a), (b))
+#define LQ_MIN(a, b) _mm256_min_pd((a), (b))
+#define LQ_FLOOR(a) _mm256_round_pd((a), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
 #endif
 
-/* Symmetric nearest code, as sym_nearest: !(t > lo) ? lo : t >= hi ? hi : (int)(t - lo + 0.5)
- * + lo. */
+#if LQ_W > 1
 static inline lq_vd lq_sym_near(lq_vd t, lq_vd lo, lq_vd hi) {
-    return LQ_SEL(t > lo, LQ_SEL(t >= hi, hi, lq_floor_pos((t - lo) + 0.5) + lo), lo);
+    return LQ_FLOOR((LQ_MIN(LQ_MAX(t, lo), hi) - lo) + 0.5) + lo;
 }
 
-/* Affine nearest code, as affine_nearest: !(t > 0) ? 0 : t >= cmax ? cmax : (int)(t + 0.5). */
 static inline lq_vd lq_affine_near(lq_vd t, lq_vd cmax) {
-    const lq_vd zero = lq_spl(0.0);
-    return LQ_SEL(t > zero, LQ_SEL(t >= cmax, cmax, lq_floor_pos(t + 0.5)), zero);
+    return LQ_FLOOR(LQ_MIN(LQ_MAX(t, lq_spl(0.0)), cmax) + 0.5);
 }
+
+static inline lq_vd lq_affine_floor(lq_vd t, lq_vd cmax) {
+    return LQ_FLOOR(LQ_MIN(LQ_MAX(t, lq_spl(0.0)), cmax));
+}
+#else
+static inline lq_vd lq_sym_near(lq_vd t, lq_vd lo, lq_vd hi) {
+    return !(t > lo) ? lo : t >= hi ? hi : (double)(int32_t)((t - lo) + 0.5) + lo;
+}
+
+static inline lq_vd lq_affine_near(lq_vd t, lq_vd cmax) {
+    return !(t > 0.0) ? 0.0 : t >= cmax ? cmax : (double)(int32_t)(t + 0.5);
+}
+
+static inline lq_vd lq_affine_floor(lq_vd t, lq_vd cmax) {
+    return !(t > 0.0) ? 0.0 : t >= cmax ? cmax : (double)(int32_t)t;
+}
+#endif
 
 /* ------------------------------------------------------------------------------------------ */
 /* Byte packing                                                                               */
@@ -426,8 +449,7 @@ static void lq_affine_stored(const float *x, const float *w, const qs_fp16 *hd, 
         for (int j = 0; j < LQ_QK; j++) {
             const lq_vd xd = lq_spl((double)x[j]), wd = lq_spl((double)w[j]);
             const lq_vd t = (xd - vm) * vinv;
-            /* k0 = !(t > 0) ? 0 : t >= cmax ? cmax : (int)t */
-            const lq_vd k0 = LQ_SEL(t > zero, LQ_SEL(t >= vmax, vmax, lq_floor_pos(t)), zero);
+            const lq_vd k0 = lq_affine_floor(t, vmax);
             const lq_vd k1 = LQ_SEL((k0 < vmax) & dpos, k0 + one, k0);
             const lq_vf y0 = LQ_TO_F(k0) * vdf + vmf;
             const lq_vf y1 = LQ_TO_F(k1) * vdf + vmf;
