@@ -63,11 +63,11 @@ typedef float lq_vf __attribute__((vector_size(4 * LQ_W)));
 #define LQ_SEL(m, a, b) ((lq_vd)(((m) & (lq_vm)(a)) | (~(m) & (lq_vm)(b))))
 #define LQ_TO_F(v) __builtin_convertvector((v), lq_vf)
 #define LQ_TO_D(v) __builtin_convertvector((v), lq_vd)
-static inline lq_vd lq_spl(double v) {
-    lq_vd r;
-    for (int l = 0; l < LQ_W; l++) r[l] = v;
-    return r;
-}
+#if LQ_W == 8
+#define lq_spl(v) ((lq_vd){(v), (v), (v), (v), (v), (v), (v), (v)})
+#else
+#define lq_spl(v) ((lq_vd){(v), (v), (v), (v)})
+#endif
 #else
 typedef double lq_vd;
 typedef int lq_vm;
@@ -75,7 +75,7 @@ typedef float lq_vf;
 #define LQ_SEL(m, a, b) ((m) ? (a) : (b))
 #define LQ_TO_F(v) ((float)(v))
 #define LQ_TO_D(v) ((double)(v))
-static inline lq_vd lq_spl(double v) { return v; }
+#define lq_spl(v) ((double)(v))
 #endif
 
 static inline lq_vd lq_load(const double *p) {
