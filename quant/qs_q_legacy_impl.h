@@ -170,26 +170,31 @@ typedef struct lq_sym_grid {
     double fan_above; /* ... to |end| + fan_above (in code units) */
 } lq_sym_grid;
 
-/* Step 1 for n trial inverse scales inv[0..n-1] (n a multiple of LQ_W), LQ_W at a time: nearest
+/* Step 1 for n trial inverse scales inv[0..n-1] (n a multiple of 2 LQ_W), LQ_W at a time: nearest
  * codes to x * inv, then the weighted least-squares scale d[k] and the error drop
  * (sum w q x)^2 / sum w q^2 in drop[k] (-1 if degenerate, d[k] then 0). */
-static void lq_sym_fit(const float *x, const float *w, const double *inv, int n, const lq_sym_grid *g,
+static void lq_sym_fit(const double *xs, const double *ws, const double *inv, int n, const lq_sym_grid *g,
                        double *drop, double *d) {
     const lq_vd lo = lq_spl((double)g->lo), hi = lq_spl((double)g->hi), zero = lq_spl(0.0);
-    for (int k = 0; k < n; k += LQ_W) {
-        const lq_vd vinv = lq_load(inv + k);
-        lq_vd sqx = zero, sqq = zero;
+    for (int k = 0; k < n; k += 2 * LQ_W) { /* two groups per pass: two independent sum chains */
+        const lq_vd inv0 = lq_load(inv + k), inv1 = lq_load(inv + k + LQ_W);
+        lq_vd sqx0 = zero, sqq0 = zero, sqx1 = zero, sqq1 = zero;
         for (int j = 0; j < LQ_QK; j++) {
-            const lq_vd xd = lq_spl((double)x[j]), wd = lq_spl((double)w[j]);
-            const lq_vd q = lq_sym_near(xd * vinv, lo, hi);
-            const lq_vd wq = wd * q;
-            sqx = sqx + wq * xd;
-            sqq = sqq + wq * q;
+            const lq_vd xd = lq_spl(xs[j]), wd = lq_spl(ws[j]);
+            const lq_vd q0 = lq_sym_near(xd * inv0, lo, hi), q1 = lq_sym_near(xd * inv1, lo, hi);
+            const lq_vd wq0 = wd * q0, wq1 = wd * q1;
+            sqx0 = sqx0 + wq0 * xd;
+            sqq0 = sqq0 + wq0 * q0;
+            sqx1 = sqx1 + wq1 * xd;
+            sqq1 = sqq1 + wq1 * q1;
         }
-        const lq_vm ok = sqq > zero;
-        const lq_vd den = LQ_SEL(ok, sqq, lq_spl(1.0));
-        lq_store(d + k, LQ_SEL(ok, sqx / den, zero));
-        lq_store(drop + k, LQ_SEL(ok, (sqx * sqx) / den, lq_spl(-1.0)));
+        for (int h = 0; h < 2; h++) {
+            const lq_vd sqx = h ? sqx1 : sqx0, sqq = h ? sqq1 : sqq0;
+            const lq_vm ok = sqq > zero;
+            const lq_vd den = LQ_SEL(ok, sqq, lq_spl(1.0));
+            lq_store(d + k + h * LQ_W, LQ_SEL(ok, sqx / den, zero));
+            lq_store(drop + k + h * LQ_W, LQ_SEL(ok, (sqx * sqx) / den, lq_spl(-1.0)));
+        }
     }
 }
 
@@ -213,7 +218,7 @@ static bool lq_same_codes(const double *a, const double *b) {
  * codes[j * LQ_SYM_NC + c]. The dequantizer's value is the float product (float)q * d; q has at
  * most 8 bits and d is a half (11 significant bits), so that product is exact in float and
  * equals the double product used here. */
-static void lq_sym_stored(const float *x, const float *w, const qs_fp16 *cand, const lq_sym_grid *g,
+static void lq_sym_stored(const double *xs, const double *ws, const qs_fp16 *cand, const lq_sym_grid *g,
                           double *err, double *codes) {
     double dd[LQ_SYM_NC], inv[LQ_SYM_NC];
     for (int c = 0; c < LQ_SYM_NC; c++) {
@@ -226,7 +231,7 @@ static void lq_sym_stored(const float *x, const float *w, const qs_fp16 *cand, c
         const lq_vd vd = lq_load(dd + c), vinv = lq_load(inv + c);
         lq_vd acc = lq_spl(0.0);
         for (int j = 0; j < LQ_QK; j++) {
-            const lq_vd xd = lq_spl((double)x[j]), wd = lq_spl((double)w[j]);
+            const lq_vd xd = lq_spl(xs[j]), wd = lq_spl(ws[j]);
             const lq_vd q = lq_sym_near(xd * vinv, lo, hi);
             const lq_vd e = xd - q * vd;
             acc = acc + (wd * e) * e;
@@ -251,9 +256,11 @@ static qs_fp16 lq_sym_block(const float *x, const float *w, const lq_sym_grid *g
     }
 
     double best_drop = -1.0, best_d = g->n_fan ? 0.0 : (double)xm / g->hi;
+    double xs[LQ_QK], ws[LQ_QK]; /* the values and weights as doubles (exact), for the lanes */
+    for (int j = 0; j < LQ_QK; j++) xs[j] = x[j], ws[j] = w[j];
     if (g->n_fan) {
         /* 1. the fan: both ends of the grid unless it is symmetric, in that order */
-        double inv[16 + LQ_W], drop[16 + LQ_W], d[16 + LQ_W];
+        double inv[16 + 2 * LQ_W], drop[16 + 2 * LQ_W], d[16 + 2 * LQ_W];
         int nt = 0;
         for (int side = 0; side < 2; side++) {
             int end = side == 0 ? g->lo : g->hi;
@@ -265,9 +272,9 @@ static qs_fp16 lq_sym_block(const float *x, const float *w, const lq_sym_grid *g
                 inv[nt++] = (end < 0 ? -target : target) / (double)xm;
             }
         }
-        const int nfit = (nt + LQ_W - 1) / LQ_W * LQ_W; /* 16 trials: no padding in practice */
+        const int nfit = (nt + 2 * LQ_W - 1) / (2 * LQ_W) * (2 * LQ_W); /* 16: no padding */
         for (int k = nt; k < nfit; k++) inv[k] = inv[0]; /* padding lanes, ignored */
-        lq_sym_fit(x, w, inv, nfit, g, drop, d);
+        lq_sym_fit(xs, ws, inv, nfit, g, drop, d);
         int best_k = -1;
         for (int k = 0; k < nt; k++) {
             if (drop[k] > best_drop) {
@@ -310,7 +317,7 @@ static qs_fp16 lq_sym_block(const float *x, const float *w, const lq_sym_grid *g
     for (int c = 4; c < LQ_SYM_NC; c++) cand[c] = cand[0]; /* padding lanes, ignored */
 
     double err[LQ_SYM_NC], codes[LQ_SYM_NC * LQ_QK];
-    lq_sym_stored(x, w, cand, g, err, codes);
+    lq_sym_stored(xs, ws, cand, g, err, codes);
     int bc = 0;
     for (int c = 1; c < 4; c++)
         if (err[c] < err[bc]) bc = c;
@@ -355,40 +362,46 @@ static lq_wsums lq_block_wsums(const float *x, const float *w) {
     return s;
 }
 
-/* Step 1 for n trial inverse scales (n a multiple of LQ_W), LQ_W at a time: least-squares
+/* Step 1 for n trial inverse scales (n a multiple of 2 LQ_W), LQ_W at a time: least-squares
  * (d, m) for the codes nearest to (x - base) * inv[k]; ok[k] false if degenerate. */
-static void lq_affine_fan(const float *x, const float *w, double base, const double *inv, int n,
+static void lq_affine_fan(const double *xs, const double *ws, double base, const double *inv, int n,
                           double cmax, const lq_wsums *s, bool *ok, lq_affine_fit *out) {
     const lq_vd vb = lq_spl(base), zero = lq_spl(0.0), vmax = lq_spl(cmax);
     const lq_vd sw = lq_spl(s->sw), sx = lq_spl(s->sx), sxx = lq_spl(s->sxx);
     const lq_vd big = lq_spl(DBL_MAX), nbig = lq_spl(-DBL_MAX);
-    for (int k = 0; k < n; k += LQ_W) {
-        const lq_vd vinv = lq_load(inv + k);
-        lq_vd sc = zero, scc = zero, scx = zero;
+    for (int k = 0; k < n; k += 2 * LQ_W) { /* two groups per pass: independent sum chains */
+        const lq_vd inv0 = lq_load(inv + k), inv1 = lq_load(inv + k + LQ_W);
+        lq_vd sc0 = zero, scc0 = zero, scx0 = zero, sc1 = zero, scc1 = zero, scx1 = zero;
         for (int j = 0; j < LQ_QK; j++) {
-            const lq_vd xd = lq_spl((double)x[j]), wd = lq_spl((double)w[j]);
-            const lq_vd c = lq_affine_near((xd - vb) * vinv, vmax);
-            const lq_vd wc = wd * c;
-            sc = sc + wc;
-            scc = scc + wc * c;
-            scx = scx + wc * xd;
+            const lq_vd xd = lq_spl(xs[j]), wd = lq_spl(ws[j]), xb = xd - vb;
+            const lq_vd c0 = lq_affine_near(xb * inv0, vmax), c1 = lq_affine_near(xb * inv1, vmax);
+            const lq_vd wc0 = wd * c0, wc1 = wd * c1;
+            sc0 = sc0 + wc0;
+            scc0 = scc0 + wc0 * c0;
+            scx0 = scx0 + wc0 * xd;
+            sc1 = sc1 + wc1;
+            scc1 = scc1 + wc1 * c1;
+            scx1 = scx1 + wc1 * xd;
         }
-        const lq_vd det = sw * scc - sc * sc;
-        const lq_vm pos = det > zero;
-        const lq_vd den = LQ_SEL(pos, det, lq_spl(1.0));
-        const lq_vd d = (sw * scx - sc * sx) / den;
-        const lq_vd m = (scc * sx - sc * scx) / den;
-        /* d > 0 and finite, m finite (NaN fails every comparison) */
-        const lq_vm good = pos & (d > zero) & (d <= big) & (m <= big) & (m >= nbig);
-        const lq_vd err = sxx - d * scx - m * sx;
-        double ad[LQ_W], am[LQ_W], ae[LQ_W], ag[LQ_W];
-        lq_store(ad, d);
-        lq_store(am, m);
-        lq_store(ae, err);
-        lq_store(ag, LQ_SEL(good, lq_spl(1.0), zero));
-        for (int l = 0; l < LQ_W; l++) {
-            ok[k + l] = ag[l] != 0.0;
-            out[k + l] = (lq_affine_fit){ad[l], am[l], ae[l]};
+        for (int h = 0; h < 2; h++) {
+            const lq_vd sc = h ? sc1 : sc0, scc = h ? scc1 : scc0, scx = h ? scx1 : scx0;
+            const lq_vd det = sw * scc - sc * sc;
+            const lq_vm pos = det > zero;
+            const lq_vd den = LQ_SEL(pos, det, lq_spl(1.0));
+            const lq_vd d = (sw * scx - sc * sx) / den;
+            const lq_vd m = (scc * sx - sc * scx) / den;
+            /* d > 0 and finite, m finite (NaN fails every comparison) */
+            const lq_vm good = pos & (d > zero) & (d <= big) & (m <= big) & (m >= nbig);
+            const lq_vd err = sxx - d * scx - m * sx;
+            double ad[LQ_W], am[LQ_W], ae[LQ_W], ag[LQ_W];
+            lq_store(ad, d);
+            lq_store(am, m);
+            lq_store(ae, err);
+            lq_store(ag, LQ_SEL(good, lq_spl(1.0), zero));
+            for (int l = 0; l < LQ_W; l++) {
+                ok[k + h * LQ_W + l] = ag[l] != 0.0;
+                out[k + h * LQ_W + l] = (lq_affine_fit){ad[l], am[l], ae[l]};
+            }
         }
     }
 }
@@ -427,7 +440,7 @@ static bool lq_affine_refit_codes(const float *x, const float *w, const double *
  * by side: weighted squared error of the block as stored with them (each code the better of
  * the two around (x - m) / d, judged on the float value d * c + m the dequantizer computes)
  * into err[l], codes into codes[j * nc + l]. */
-static void lq_affine_stored(const float *x, const float *w, const qs_fp16 *hd, const qs_fp16 *hm,
+static void lq_affine_stored(const double *xs, const double *ws, const qs_fp16 *hd, const qs_fp16 *hm,
                              int nc, double cmax, double *err, double *codes) {
     float df[LQ_AFF_NC], mf[LQ_AFF_NC];
     double dd[LQ_AFF_NC], md[LQ_AFF_NC], inv[LQ_AFF_NC];
@@ -447,7 +460,7 @@ static void lq_affine_stored(const float *x, const float *w, const qs_fp16 *hd, 
         const lq_vm dpos = lq_load(dd + k) > zero;
         lq_vd acc = zero;
         for (int j = 0; j < LQ_QK; j++) {
-            const lq_vd xd = lq_spl((double)x[j]), wd = lq_spl((double)w[j]);
+            const lq_vd xd = lq_spl(xs[j]), wd = lq_spl(ws[j]);
             const lq_vd t = (xd - vm) * vinv;
             const lq_vd k0 = lq_affine_floor(t, vmax);
             const lq_vd k1 = LQ_SEL((k0 < vmax) & dpos, k0 + one, k0);
@@ -473,22 +486,24 @@ static void lq_affine_block(const float *x, const float *w, int cmax_i, int n_fa
         if (x[j] > xmax) xmax = x[j];
     }
     double range = (double)xmax - (double)xmin;
+    double xs[LQ_QK], ws[LQ_QK]; /* the values and weights as doubles (exact), for the lanes */
+    for (int j = 0; j < LQ_QK; j++) xs[j] = x[j], ws[j] = w[j];
 
     /* 1. fan of scales spanning the range with cmax - 3 ... cmax + 1 steps; 2. polish the best */
     lq_affine_fit best = {0.0, xmin, INFINITY};
     bool have = false;
     if (range > 0.0) {
         const lq_wsums s = lq_block_wsums(x, w);
-        double inv[16 + LQ_W];
-        lq_affine_fit f[16 + LQ_W];
-        bool ok[16 + LQ_W];
+        double inv[16 + 2 * LQ_W];
+        lq_affine_fit f[16 + 2 * LQ_W];
+        bool ok[16 + 2 * LQ_W];
         for (int k = 0; k < n_fan; k++) {
             double steps = cmax - 3.0 + 4.0 * (double)k / (n_fan - 1);
             inv[k] = steps / range;
         }
-        const int nfit = (n_fan + LQ_W - 1) / LQ_W * LQ_W; /* 16 trials: no padding in practice */
+        const int nfit = (n_fan + 2 * LQ_W - 1) / (2 * LQ_W) * (2 * LQ_W); /* 16: no padding */
         for (int k = n_fan; k < nfit; k++) inv[k] = inv[0]; /* padding lanes, ignored */
-        lq_affine_fan(x, w, xmin, inv, nfit, cmax, &s, ok, f);
+        lq_affine_fan(xs, ws, xmin, inv, nfit, cmax, &s, ok, f);
         int best_k = -1;
         for (int k = 0; k < n_fan; k++) {
             if (ok[k] && f[k].err < best.err) {
@@ -522,7 +537,7 @@ static void lq_affine_block(const float *x, const float *w, int cmax_i, int n_fa
     for (int k = 6; k < LQ_AFF_NC; k++) cd[k] = d0, cm[k] = m0;
 
     double err[LQ_AFF_NC], codes[LQ_AFF_NC * LQ_QK];
-    lq_affine_stored(x, w, cd, cm, LQ_AFF_NC, cmax, err, codes);
+    lq_affine_stored(xs, ws, cd, cm, LQ_AFF_NC, cmax, err, codes);
     int bk = 0;
     for (int k = 1; k < 6; k++)
         if (err[k] < err[bk]) bk = k;
@@ -542,7 +557,7 @@ static void lq_affine_block(const float *x, const float *w, int cmax_i, int n_fa
         qs_fp16 d1 = qs_half_saturated(scx / scc);
         if (d1 == *hd) return; /* the chosen candidate again: not better */
         for (int l = 0; l < LQ_W; l++) cd[l] = d1, cm[l] = *hm; /* one group of lanes */
-        lq_affine_stored(x, w, cd, cm, LQ_W, cmax, err, codes);
+        lq_affine_stored(xs, ws, cd, cm, LQ_W, cmax, err, codes);
         if (err[0] < best_err) {
             *hd = d1;
             for (int j = 0; j < LQ_QK; j++) c[j] = (int)codes[LQ_W * j];
