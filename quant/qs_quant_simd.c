@@ -22,6 +22,12 @@ qs_quant_level_fn qs_quant_fn_for_level(int t, qs_simd_level l) {
         LEVELS(QS_TYPE_Q6_K, q6_K)
         LEVELS(QS_TYPE_IQ4_NL, iq4_nl)
         LEVELS(QS_TYPE_IQ4_XS, iq4_xs)
+        LEVELS(QS_TYPE_Q4_0, q4_0)
+        LEVELS(QS_TYPE_Q4_1, q4_1)
+        LEVELS(QS_TYPE_Q5_0, q5_0)
+        LEVELS(QS_TYPE_Q5_1, q5_1)
+        LEVELS(QS_TYPE_Q8_0, q8_0)
+        LEVELS(QS_TYPE_Q8_1, q8_1)
     default: return tr->quantize;
     }
 #else

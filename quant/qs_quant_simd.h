@@ -1,7 +1,8 @@
 /* qs_quant_simd.h — block quantizers compiled per SIMD level.
  *
- * The searching quantizers (K-quants Q2_K..Q6_K, IQ4_NL, IQ4_XS) are built once per x86 SIMD
- * level from one source (quant/qs_quant_*_impl.h) whose loops the compiler vectorizes; no sum
+ * The searching quantizers (K-quants Q2_K..Q6_K, IQ4_NL, IQ4_XS, and the legacy Q4_0, Q4_1,
+ * Q5_0, Q5_1, Q8_0, Q8_1) are built once per x86 SIMD level from one source
+ * (quant/qs_quant_*_impl.h, quant/qs_q_legacy_impl.h) whose loops are vectorized; no sum
  * is reassociated and no multiply-add is fused, so every level writes the same bytes as the
  * scalar level. The public qs_quant_<type>() functions (qs_formats.h) run the level
  * qs_simd_active_level() chose (best usable, or the QS_SIMD override).
@@ -34,6 +35,12 @@ QS_QUANT_LEVEL_DECL(q5_K)
 QS_QUANT_LEVEL_DECL(q6_K)
 QS_QUANT_LEVEL_DECL(iq4_nl)
 QS_QUANT_LEVEL_DECL(iq4_xs)
+QS_QUANT_LEVEL_DECL(q4_0)
+QS_QUANT_LEVEL_DECL(q4_1)
+QS_QUANT_LEVEL_DECL(q5_0)
+QS_QUANT_LEVEL_DECL(q5_1)
+QS_QUANT_LEVEL_DECL(q8_0)
+QS_QUANT_LEVEL_DECL(q8_1)
 #undef QS_QUANT_LEVEL_DECL
 
 #endif

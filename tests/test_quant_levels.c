@@ -99,7 +99,7 @@ static void test_level_lookup(void **state) {
     assert_true(qs_quant_fn_for_level(QS_TYPE_Q4_K, QS_SIMD_AVX2) != qs_quant_fn_for_level(QS_TYPE_Q4_K, QS_SIMD_SCALAR));
 #endif
     /* a type with one quantizer gives it for every level */
-    assert_true(qs_quant_fn_for_level(QS_TYPE_Q8_0, QS_SIMD_SCALAR) == qs_type_traits_get(QS_TYPE_Q8_0)->quantize);
+    assert_true(qs_quant_fn_for_level(QS_TYPE_Q8_K, QS_SIMD_SCALAR) == qs_type_traits_get(QS_TYPE_Q8_K)->quantize);
 }
 
 int main(void) {
