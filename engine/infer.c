@@ -646,8 +646,9 @@ qs_infer_ctx *qs_infer_ctx_new(const qs_infer_model *m, const qs_infer_params *p
     const uint64_t KD = (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim;
     uint64_t widest = E > F ? E : F;
     if (QD > widest) widest = QD;
-    /* any activation type takes at most 36 bytes per 32 values (Q8_1) or 292 per 256 (Q8_K) */
-    c->act_row_cap = widest * 2 + 512;
+    /* any activation type takes at most 36 bytes per 32 values (Q8_1) or 292 per 256 (Q8_K);
+     * floats rounded for F16 / BF16 weights 4 bytes per value */
+    c->act_row_cap = widest * 4 + 64;
     c->qact_cap = (uint64_t)hp->head_dim * 4 + 64; /* f32, or any quantized type */
     const int group = hp->n_head / hp->n_head_kv;
     c->att_tok = group >= ATT_Q ? 1 : ATT_Q / group;
@@ -729,7 +730,8 @@ typedef struct matmul_out {
 } matmul_out;
 
 /* Y_i = x W_i^T for up to ACT_SLOTS weights sharing the input x (n_tok rows of n values).
- * First (per token) x is quantized once for each activation type the weights need; then the
+ * First (per token) x is quantized once for each activation type the weights need (rounded
+ * to f16 / bf16 for F16 / BF16 weights, as llama.cpp: qs_kernels_act_round); then the
  * rows of all the weights, laid end to end, are split among the workers, and each worker
  * multiplies its rows with every token (gemm: a weight row is read once for the batch).
  * Ends with a barrier. */
@@ -740,9 +742,12 @@ static void matmul(qs_infer_ctx *c, int ith, int nth, const float *x, int n_tok,
                    const matmul_out *outs, int n_outs) {
     const qs_kernels *K = c->kern;
     const int64_t n = outs[0].w->n_cols;
+    /* an activation slot per format: the act_type, or for F32 activations rounded to a
+     * weight's precision that weight's type (distinct from every act_type but F32) */
     int act_types[ACT_SLOTS], slot[ACT_SLOTS], n_act = 0;
     for (int i = 0; i < n_outs; i++) {
-        const int at = K->row[outs[i].w->type].act_type;
+        const int wt = outs[i].w->type;
+        const int at = qs_kernels_act_round(wt) ? wt : K->row[wt].act_type;
         int s = 0;
         while (s < n_act && act_types[s] != at) s++;
         if (s == n_act) act_types[n_act++] = at;
@@ -752,6 +757,12 @@ static void matmul(qs_infer_ctx *c, int ith, int nth, const float *x, int n_tok,
     qs_split_range(n_tok, ith, nth, 1, &t0, &t1);
     for (int s = 0; s < n_act; s++) {
         if (act_types[s] == QS_TYPE_F32) continue; /* used as is */
+        const qs_act_round_fn round = qs_kernels_act_round(act_types[s]);
+        if (round) {
+            for (int64_t t = t0; t < t1; t++)
+                round(x + t * n, (float *)(void *)(c->act[s] + (uint64_t)t * c->act_row_cap), n);
+            continue;
+        }
         const qs_quantize_act_fn quant = K->row[act_types[s]].quantize_act;
         for (int64_t t = t0; t < t1; t++)
             quant(x + t * n, c->act[s] + (uint64_t)t * c->act_row_cap, n);
@@ -860,6 +871,8 @@ static void attention(qs_infer_ctx *c, const fwd *f, int ith, int nth, int il) {
     float *vtmp = c->vtmp + (int64_t)ith * hd;
     uint8_t *qact = c->qact + (uint64_t)ith * (uint64_t)nq_max * c->qact_cap;
     const bool q_f32 = kk->act_type == QS_TYPE_F32;
+    /* an f16 cache: queries and attention weights rounded to f16 first, as llama.cpp */
+    const qs_act_round_fn round = qs_kernels_act_round(kv->type);
     const uint64_t qrow = q_f32 ? (uint64_t)hd * sizeof(float) : qs_type_row_bytes(kk->act_type, hd);
     const int n_tblk = (f->n_tok + c->att_tok - 1) / c->att_tok;
     const int64_t n_items = (int64_t)n_tblk * hp->n_head_kv;
@@ -871,7 +884,8 @@ static void attention(qs_infer_ctx *c, const fwd *f, int ith, int nth, int il) {
         /* the queries, query j = (token t0 + j / group, head kvh * group + j % group) */
         for (int j = 0; j < nq; j++) {
             const float *q = c->q + (int64_t)(t0 + j / group) * QD + (int64_t)(kvh * group + j % group) * hd;
-            if (q_f32) memcpy(qact + (uint64_t)j * qrow, q, (size_t)hd * sizeof(float));
+            if (round) round(q, (float *)(void *)(qact + (uint64_t)j * qrow), hd);
+            else if (q_f32) memcpy(qact + (uint64_t)j * qrow, q, (size_t)hd * sizeof(float));
             else c->kern->row[kk->act_type].quantize_act(q, qact + (uint64_t)j * qrow, hd);
         }
         /* scores[j][p] for the keys of the item's last token */
@@ -879,8 +893,12 @@ static void attention(qs_infer_ctx *c, const fwd *f, int ith, int nth, int il) {
         const uint8_t *k0 = qs_kvcache_k_row(kv, il, 0) + (uint64_t)kvh * kv->head_bytes;
         if (nq == 1) kk->gemv(hd, n_keys_max, k0, kv->row_bytes, qact, scores);
         else kk->gemm(hd, n_keys_max, nq, k0, kv->row_bytes, qact, qrow, scores, (size_t)c->n_ctx);
-        for (int j = 0; j < nq; j++)
-            c->kern->softmax(scores + (int64_t)j * c->n_ctx, f->pos0 + t0 + j / group + 1, hp->attn_scale);
+        for (int j = 0; j < nq; j++) {
+            float *sj = scores + (int64_t)j * c->n_ctx;
+            const int n_keys = f->pos0 + t0 + j / group + 1;
+            c->kern->softmax(sj, n_keys, hp->attn_scale);
+            if (round) round(sj, sj, n_keys);
+        }
         /* out = sum_p a_p v_p, per token (its own number of keys) */
         for (int t = t0; t < t1; t++) {
             const int n_keys = f->pos0 + t + 1;
