@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "kvcache.h"
+#include "model.h"
 #include "qs_kernels.h"
 #include "qs_types.h"
 #include "threadpool.h"
@@ -62,55 +63,14 @@ void qs_infer_model_free(qs_infer_model *m) {
 
 static const char *file_name(const gguf_file *f) { return f->path ? f->path : "model"; }
 
-/* "{arch}.{suffix}" as an integer into *out. An absent key leaves *out as it is (the default)
- * and is an error only when required. Per-layer arrays are accepted when all their values
- * agree (uniform layers are all we run). Returns QS_OK or QS_ERR with a message naming the
- * file and the key. */
-static int key_int(const gguf_file *f, const char *arch, const char *suffix, bool required,
-                   int64_t *out, qs_error *err) {
-    char key[128];
-    snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    if (gguf_find_key(f, key) < 0) {
-        if (required) return qs_error_set(err, "%s: missing key %s", file_name(f), key);
-        return QS_OK;
-    }
-    if (gguf_get_int(f, key, out) == QS_OK) return QS_OK;
-    const gguf_kv *arr = gguf_get_arr(f, key);
-    if (!arr || arr->arr_count == 0)
-        return qs_error_set(err, "%s: key %s: expected an integer", file_name(f), key);
-    double first = 0, v = 0;
-    for (uint64_t i = 0; i < arr->arr_count; i++) {
-        if (gguf_arr_num(arr, i, &v) != QS_OK)
-            return qs_error_set(err, "%s: key %s: expected numbers", file_name(f), key);
-        if (i == 0) first = v;
-        else if (v != first)
-            return qs_error_set(err, "%s: key %s: different values per layer are not yet "
-                                     "supported", file_name(f), key);
-    }
-    *out = (int64_t)first;
-    return QS_OK;
-}
-
-/* As key_int for a float. */
-static int key_float(const gguf_file *f, const char *arch, const char *suffix, bool required,
-                     float *out, qs_error *err) {
-    char key[128];
-    snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    if (gguf_find_key(f, key) < 0) {
-        if (required) return qs_error_set(err, "%s: missing key %s", file_name(f), key);
-        return QS_OK;
-    }
-    double d;
-    if (gguf_get_float(f, key, &d) != QS_OK)
-        return qs_error_set(err, "%s: key %s: expected a number", file_name(f), key);
-    *out = (float)d;
-    return QS_OK;
-}
-
+/* The engine's parameters from model.h's reader (the one place that knows the GGUF keys),
+ * checked for what the engine can run, and RoPE's derived as llama.cpp derives them
+ * (llama-model.cpp, llama-context.cpp). Returns QS_OK or QS_ERR naming the file. */
 static int read_hparams(const gguf_file *f, qs_infer_hparams *hp, qs_error *err) {
     memset(hp, 0, sizeof *hp);
-    if (gguf_get_cstr(f, "general.architecture", hp->arch_name, sizeof hp->arch_name) != QS_OK)
-        return qs_error_set(err, "%s: missing key general.architecture", file_name(f));
+    qs_hparams g;
+    if (qs_hparams_read(f, &g, err) != QS_OK) return QS_ERR;
+    snprintf(hp->arch_name, sizeof hp->arch_name, "%s", g.arch);
     const char *a = hp->arch_name;
     if (strcmp(a, "llama") == 0) hp->arch = QS_ARCH_LLAMA;
     else if (strcmp(a, "qwen2") == 0) hp->arch = QS_ARCH_QWEN2;
@@ -120,78 +80,56 @@ static int read_hparams(const gguf_file *f, qs_infer_hparams *hp, qs_error *err)
                                  "qwen2, qwen3)", file_name(f), a);
     hp->rope_kind = hp->arch == QS_ARCH_LLAMA ? QS_ROPE_NORMAL : QS_ROPE_NEOX;
 
-    int64_t n_expert = 0, n_embd = 0, n_layer = 0, n_ff = 0, n_head = 0, n_head_kv = -1;
-    int64_t n_ctx_train = 2048;
-    if (key_int(f, a, "expert_count", false, &n_expert, err) ||
-        key_int(f, a, "embedding_length", true, &n_embd, err) ||
-        key_int(f, a, "block_count", true, &n_layer, err) ||
-        key_int(f, a, "feed_forward_length", true, &n_ff, err) ||
-        key_int(f, a, "attention.head_count", true, &n_head, err) ||
-        key_int(f, a, "attention.head_count_kv", false, &n_head_kv, err) ||
-        key_int(f, a, "context_length", false, &n_ctx_train, err) ||
-        key_float(f, a, "attention.layer_norm_rms_epsilon", true, &hp->rms_eps, err))
-        return QS_ERR;
-    if (n_expert > 0)
+    if (g.n_expert > 0)
         return qs_error_set(err, "%s: mixture-of-experts models (%s.expert_count = %lld) are not "
-                                 "yet supported", file_name(f), a, (long long)n_expert);
-    if (n_head_kv < 0) n_head_kv = n_head;
+                                 "yet supported", file_name(f), a, (long long)g.n_expert);
+    if (g.layers_differ)
+        return qs_error_set(err, "%s: different head counts or feed-forward widths per layer are "
+                                 "not yet supported", file_name(f));
+    const int64_t n_ctx_train = g.n_ctx_train > 0 ? g.n_ctx_train : 2048;
     const int64_t lim = 1 << 24; /* keeps every product below in range */
-    if (n_embd < 1 || n_embd > lim || n_layer < 1 || n_layer > 4096 || n_ff < 1 || n_ff > lim ||
-        n_head < 1 || n_head > 4096 || n_head_kv < 1 || n_head % n_head_kv != 0 ||
-        n_ctx_train < 1 || n_ctx_train > INT32_MAX)
+    if (g.n_embd < 1 || g.n_embd > lim || g.n_layer < 1 || g.n_layer > 4096 || g.n_ff < 1 ||
+        g.n_ff > lim || g.n_head < 1 || g.n_head > 4096 || g.n_head_kv < 1 ||
+        g.n_head % g.n_head_kv != 0 || n_ctx_train > INT32_MAX)
         return qs_error_set(err, "%s: bad dimensions: embedding %lld, blocks %lld, feed-forward "
-                                 "%lld, heads %lld, KV heads %lld, context %lld", file_name(f),
-                            (long long)n_embd, (long long)n_layer, (long long)n_ff,
-                            (long long)n_head, (long long)n_head_kv, (long long)n_ctx_train);
-    hp->n_embd = (int)n_embd;
-    hp->n_layer = (int)n_layer;
-    hp->n_ff = (int)n_ff;
-    hp->n_head = (int)n_head;
-    hp->n_head_kv = (int)n_head_kv;
+                                 "%lld, heads %lld, KV heads %lld, context %lld (absent keys "
+                                 "count as 0)", file_name(f), (long long)g.n_embd,
+                            (long long)g.n_layer, (long long)g.n_ff, (long long)g.n_head,
+                            (long long)g.n_head_kv, (long long)n_ctx_train);
+    if (!(g.rms_eps > 0))
+        return qs_error_set(err, "%s: no RMS norm epsilon (%s.attention.layer_norm_rms_epsilon)",
+                            file_name(f), a);
+    hp->n_embd = (int)g.n_embd;
+    hp->n_layer = (int)g.n_layer;
+    hp->n_ff = (int)g.n_ff;
+    hp->n_head = (int)g.n_head;
+    hp->n_head_kv = (int)g.n_head_kv;
     hp->n_ctx_train = (int)n_ctx_train;
+    hp->rms_eps = (float)g.rms_eps;
 
-    int64_t head_k = n_embd / n_head, head_v, n_rot;
-    if (key_int(f, a, "attention.key_length", false, &head_k, err)) return QS_ERR;
-    head_v = head_k; /* files that set key_length set value_length too; assume equal if not */
-    if (key_int(f, a, "attention.value_length", false, &head_v, err)) return QS_ERR;
-    if (head_v != head_k)
+    if (g.head_dim_v != g.head_dim_k)
         return qs_error_set(err, "%s: key and value heads of different sizes (%lld, %lld) are "
-                                 "not supported", file_name(f), (long long)head_k,
-                            (long long)head_v);
-    n_rot = head_k;
-    if (key_int(f, a, "rope.dimension_count", false, &n_rot, err)) return QS_ERR;
-    if (head_k < 1 || head_k > 65536 || n_rot < 2 || n_rot % 2 || n_rot > head_k)
+                                 "not supported", file_name(f), (long long)g.head_dim_k,
+                            (long long)g.head_dim_v);
+    if (g.head_dim_k < 1 || g.head_dim_k > 65536 || g.n_rot < 2 || g.n_rot % 2 ||
+        g.n_rot > g.head_dim_k)
         return qs_error_set(err, "%s: bad head size %lld / rotary dimension %lld", file_name(f),
-                            (long long)head_k, (long long)n_rot);
-    hp->head_dim = (int)head_k;
-    hp->n_rot = (int)n_rot;
+                            (long long)g.head_dim_k, (long long)g.n_rot);
+    hp->head_dim = (int)g.head_dim_k;
+    hp->n_rot = (int)g.n_rot;
 
     /* RoPE, as llama.cpp derives its parameters (llama-model.cpp, llama-context.cpp) */
-    hp->rope_freq_base = 10000.0f;
-    if (key_float(f, a, "rope.freq_base", false, &hp->rope_freq_base, err)) return QS_ERR;
-    char key[128], scaling[32] = "linear";
-    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
-    if (gguf_find_key(f, key) >= 0 && gguf_get_cstr(f, key, scaling, sizeof scaling) != QS_OK)
-        return qs_error_set(err, "%s: key %s: expected a string", file_name(f), key);
+    hp->rope_freq_base = (float)g.rope_freq_base;
+    const char *scaling = g.rope_scaling[0] ? g.rope_scaling : "linear";
     const bool yarn = strcmp(scaling, "yarn") == 0;
     if (!yarn && strcmp(scaling, "none") != 0 && strcmp(scaling, "linear") != 0)
         return qs_error_set(err, "%s: rope scaling '%s' is not yet supported (none, linear, "
                                  "yarn)", file_name(f), scaling);
-    float factor = 0.0f; /* rope.scaling.factor, or the older rope.scale_linear */
-    snprintf(key, sizeof key, "%s.rope.scaling.factor", a);
-    const char *factor_key = gguf_find_key(f, key) >= 0 ? "rope.scaling.factor"
-                                                         : "rope.scale_linear";
-    float rope_attn_factor = 1.0f;
-    int64_t n_ctx_orig = n_ctx_train;
-    if (key_float(f, a, factor_key, false, &factor, err) ||
-        key_float(f, a, "rope.scaling.attn_factor", false, &rope_attn_factor, err) ||
-        key_int(f, a, "rope.scaling.original_context_length", false, &n_ctx_orig, err))
-        return QS_ERR;
-    if (!(hp->rope_freq_base > 0.0f) || factor < 0.0f || n_ctx_orig < 1 || n_ctx_orig > INT32_MAX)
-        return qs_error_set(err, "%s: bad rope parameters (base %g, scaling factor %g, original "
-                                 "context %lld)", file_name(f), hp->rope_freq_base, factor,
-                            (long long)n_ctx_orig);
-    hp->rope_freq_scale = factor == 0.0f || strcmp(scaling, "none") == 0 ? 1.0f : 1.0f / factor;
+    const int64_t n_ctx_orig = g.rope_orig_ctx > 0 ? g.rope_orig_ctx : n_ctx_train;
+    if (!(hp->rope_freq_base > 0.0f) || n_ctx_orig > INT32_MAX)
+        return qs_error_set(err, "%s: bad rope parameters (base %g, original context %lld)",
+                            file_name(f), hp->rope_freq_base, (long long)n_ctx_orig);
+    hp->rope_freq_scale = strcmp(scaling, "none") == 0 ? 1.0f : (float)g.rope_freq_scale;
     hp->n_ctx_orig = (int)n_ctx_orig;
     hp->yarn_ext_factor = yarn ? 1.0f : 0.0f;
     hp->yarn_attn_factor = 1.0f;
@@ -204,7 +142,7 @@ static int read_hparams(const gguf_file *f, qs_infer_hparams *hp, qs_error *err)
          * that here so the net magnitude is the one above */
         hp->yarn_attn_factor *= 1.0f / (1.0f + 0.1f * logf(fac));
     }
-    hp->yarn_attn_factor *= rope_attn_factor;
+    hp->yarn_attn_factor *= g.rope_attn_factor > 0 ? (float)g.rope_attn_factor : 1.0f;
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
     return QS_OK;
 }
@@ -646,8 +584,9 @@ qs_infer_ctx *qs_infer_ctx_new(const qs_infer_model *m, const qs_infer_params *p
     const uint64_t KD = (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim;
     uint64_t widest = E > F ? E : F;
     if (QD > widest) widest = QD;
-    /* any activation type takes at most 36 bytes per 32 values (Q8_1) or 292 per 256 (Q8_K) */
-    c->act_row_cap = widest * 2 + 512;
+    /* any activation type takes at most 36 bytes per 32 values (Q8_1) or 292 per 256 (Q8_K);
+     * floats rounded for F16 / BF16 weights 4 bytes per value */
+    c->act_row_cap = widest * 4 + 64;
     c->qact_cap = (uint64_t)hp->head_dim * 4 + 64; /* f32, or any quantized type */
     const int group = hp->n_head / hp->n_head_kv;
     c->att_tok = group >= ATT_Q ? 1 : ATT_Q / group;
@@ -729,7 +668,8 @@ typedef struct matmul_out {
 } matmul_out;
 
 /* Y_i = x W_i^T for up to ACT_SLOTS weights sharing the input x (n_tok rows of n values).
- * First (per token) x is quantized once for each activation type the weights need; then the
+ * First (per token) x is quantized once for each activation type the weights need (rounded
+ * to f16 / bf16 for F16 / BF16 weights, as llama.cpp: qs_kernels_act_round); then the
  * rows of all the weights, laid end to end, are split among the workers, and each worker
  * multiplies its rows with every token (gemm: a weight row is read once for the batch).
  * Ends with a barrier. */
@@ -740,9 +680,12 @@ static void matmul(qs_infer_ctx *c, int ith, int nth, const float *x, int n_tok,
                    const matmul_out *outs, int n_outs) {
     const qs_kernels *K = c->kern;
     const int64_t n = outs[0].w->n_cols;
+    /* an activation slot per format: the act_type, or for F32 activations rounded to a
+     * weight's precision that weight's type (distinct from every act_type but F32) */
     int act_types[ACT_SLOTS], slot[ACT_SLOTS], n_act = 0;
     for (int i = 0; i < n_outs; i++) {
-        const int at = K->row[outs[i].w->type].act_type;
+        const int wt = outs[i].w->type;
+        const int at = qs_kernels_act_round(wt) ? wt : K->row[wt].act_type;
         int s = 0;
         while (s < n_act && act_types[s] != at) s++;
         if (s == n_act) act_types[n_act++] = at;
@@ -752,6 +695,12 @@ static void matmul(qs_infer_ctx *c, int ith, int nth, const float *x, int n_tok,
     qs_split_range(n_tok, ith, nth, 1, &t0, &t1);
     for (int s = 0; s < n_act; s++) {
         if (act_types[s] == QS_TYPE_F32) continue; /* used as is */
+        const qs_act_round_fn round = qs_kernels_act_round(act_types[s]);
+        if (round) {
+            for (int64_t t = t0; t < t1; t++)
+                round(x + t * n, (float *)(void *)(c->act[s] + (uint64_t)t * c->act_row_cap), n);
+            continue;
+        }
         const qs_quantize_act_fn quant = K->row[act_types[s]].quantize_act;
         for (int64_t t = t0; t < t1; t++)
             quant(x + t * n, c->act[s] + (uint64_t)t * c->act_row_cap, n);
@@ -860,6 +809,8 @@ static void attention(qs_infer_ctx *c, const fwd *f, int ith, int nth, int il) {
     float *vtmp = c->vtmp + (int64_t)ith * hd;
     uint8_t *qact = c->qact + (uint64_t)ith * (uint64_t)nq_max * c->qact_cap;
     const bool q_f32 = kk->act_type == QS_TYPE_F32;
+    /* an f16 cache: queries and attention weights rounded to f16 first, as llama.cpp */
+    const qs_act_round_fn round = qs_kernels_act_round(kv->type);
     const uint64_t qrow = q_f32 ? (uint64_t)hd * sizeof(float) : qs_type_row_bytes(kk->act_type, hd);
     const int n_tblk = (f->n_tok + c->att_tok - 1) / c->att_tok;
     const int64_t n_items = (int64_t)n_tblk * hp->n_head_kv;
@@ -871,7 +822,8 @@ static void attention(qs_infer_ctx *c, const fwd *f, int ith, int nth, int il) {
         /* the queries, query j = (token t0 + j / group, head kvh * group + j % group) */
         for (int j = 0; j < nq; j++) {
             const float *q = c->q + (int64_t)(t0 + j / group) * QD + (int64_t)(kvh * group + j % group) * hd;
-            if (q_f32) memcpy(qact + (uint64_t)j * qrow, q, (size_t)hd * sizeof(float));
+            if (round) round(q, (float *)(void *)(qact + (uint64_t)j * qrow), hd);
+            else if (q_f32) memcpy(qact + (uint64_t)j * qrow, q, (size_t)hd * sizeof(float));
             else c->kern->row[kk->act_type].quantize_act(q, qact + (uint64_t)j * qrow, hd);
         }
         /* scores[j][p] for the keys of the item's last token */
@@ -879,8 +831,12 @@ static void attention(qs_infer_ctx *c, const fwd *f, int ith, int nth, int il) {
         const uint8_t *k0 = qs_kvcache_k_row(kv, il, 0) + (uint64_t)kvh * kv->head_bytes;
         if (nq == 1) kk->gemv(hd, n_keys_max, k0, kv->row_bytes, qact, scores);
         else kk->gemm(hd, n_keys_max, nq, k0, kv->row_bytes, qact, qrow, scores, (size_t)c->n_ctx);
-        for (int j = 0; j < nq; j++)
-            c->kern->softmax(scores + (int64_t)j * c->n_ctx, f->pos0 + t0 + j / group + 1, hp->attn_scale);
+        for (int j = 0; j < nq; j++) {
+            float *sj = scores + (int64_t)j * c->n_ctx;
+            const int n_keys = f->pos0 + t0 + j / group + 1;
+            c->kern->softmax(sj, n_keys, hp->attn_scale);
+            if (round) round(sj, sj, n_keys);
+        }
         /* out = sum_p a_p v_p, per token (its own number of keys) */
         for (int t = t0; t < t1; t++) {
             const int n_keys = f->pos0 + t + 1;

@@ -17,7 +17,9 @@
  * softmax in f32; keys and values rounded to the KV cache type when stored (f16 by default,
  * as llama.cpp's default cache). Matrix products go through quant/qs_kernels.h: each
  * activation row is quantized once to the weight type's activation type, then dotted with the
- * weight rows in place.
+ * weight rows in place. As in ggml, activations are rounded to f16 (bf16) before a product
+ * with F16 (BF16) weights, and with an f16 cache the queries and the attention weights are
+ * rounded to f16 before the key and value products (qs_kernels_act_round).
  *
  * Threads: a context owns a persistent pool (threadpool.h). A forward pass is one job: every
  * worker walks the layers together, taking its share of each step (output rows of a matrix

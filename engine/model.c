@@ -101,60 +101,65 @@ static qs_model *fail(qs_model *m, qs_error *err, const char *fmt, const char *p
     return NULL;
 }
 
-qs_model *qs_model_from_gguf(gguf_file *f, qs_error *err) {
-    qs_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        qs_error_set(err, "%s: out of memory", f->path);
-        gguf_close(f);
-        return NULL;
-    }
-    m->gguf = f;
-    qs_hparams *hp = &m->hp;
+/* True when per[0 .. n) holds more than one value. */
+static bool differ(const int64_t *per, int64_t n) {
+    for (int64_t i = 1; i < n; i++)
+        if (per[i] != per[0]) return true;
+    return false;
+}
+
+/* Every hyper-parameter of f into *hp, and the per-layer head / feed-forward counts into
+ * arrays it allocates (*lh, *lkv, *lff: n_layer values each, NULL when n_layer is 0; the
+ * caller frees them, also on failure). */
+static int read_hparams(const gguf_file *f, qs_hparams *hp, int64_t **lh, int64_t **lkv,
+                        int64_t **lff, qs_error *err) {
+    const char *path = f->path ? f->path : "model";
+    memset(hp, 0, sizeof *hp);
+    *lh = *lkv = *lff = NULL;
     if (gguf_get_cstr(f, "general.architecture", hp->arch, sizeof hp->arch) != QS_OK)
-        return fail(m, err, "%s: no general.architecture key: not a model file (a "
-                            "vocabulary-only file?)", f->path);
+        return qs_error_set(err, "%s: no general.architecture key: not a model file (a "
+                                 "vocabulary-only file?)", path);
     gguf_get_cstr(f, "general.name", hp->name, sizeof hp->name);
     const char *a = hp->arch;
     char key[160];
 
     hp->n_layer = get_int(f, a, "block_count", 0);
-    if (hp->n_layer < 0 || hp->n_layer > QS_MODEL_MAX_LAYERS) {
-        qs_error_set(err, "%s: %s = %lld is out of range (0 .. %d)", f->path,
-                     arch_key(key, sizeof key, a, "block_count"), (long long)hp->n_layer,
-                     QS_MODEL_MAX_LAYERS);
-        return fail(m, err, NULL, NULL);
-    }
+    if (hp->n_layer < 0 || hp->n_layer > QS_MODEL_MAX_LAYERS)
+        return qs_error_set(err, "%s: %s = %lld is out of range (0 .. %d)", path,
+                            arch_key(key, sizeof key, a, "block_count"), (long long)hp->n_layer,
+                            QS_MODEL_MAX_LAYERS);
     hp->n_embd = get_int(f, a, "embedding_length", 0);
     size_t nl = (size_t)(hp->n_layer ? hp->n_layer : 1);
-    m->layer_n_head = calloc(nl, sizeof *m->layer_n_head);
-    m->layer_n_head_kv = calloc(nl, sizeof *m->layer_n_head_kv);
-    m->layer_n_ff = calloc(nl, sizeof *m->layer_n_ff);
-    if (!m->layer_n_head || !m->layer_n_head_kv || !m->layer_n_ff)
-        return fail(m, err, "%s: out of memory", f->path);
+    *lh = calloc(nl, sizeof **lh);
+    *lkv = calloc(nl, sizeof **lkv);
+    *lff = calloc(nl, sizeof **lff);
+    if (!*lh || !*lkv || !*lff) return qs_error_set(err, "%s: out of memory", path);
     bool arr_h, arr_kv, arr_ff;
-    if (get_per_layer(f, a, "attention.head_count", 0, hp->n_layer, m->layer_n_head,
-                      &hp->n_head, &arr_h, err) != QS_OK)
-        return fail(m, err, NULL, NULL);
+    if (get_per_layer(f, a, "attention.head_count", 0, hp->n_layer, *lh, &hp->n_head, &arr_h,
+                      err) != QS_OK)
+        return QS_ERR;
     /* An absent head_count_kv means "as many as query heads", layer by layer. */
     char kvkey[160];
     if (gguf_find_key(f, arch_key(kvkey, sizeof kvkey, a, "attention.head_count_kv")) >= 0) {
-        if (get_per_layer(f, a, "attention.head_count_kv", hp->n_head, hp->n_layer,
-                          m->layer_n_head_kv, &hp->n_head_kv, &arr_kv, err) != QS_OK)
-            return fail(m, err, NULL, NULL);
+        if (get_per_layer(f, a, "attention.head_count_kv", hp->n_head, hp->n_layer, *lkv,
+                          &hp->n_head_kv, &arr_kv, err) != QS_OK)
+            return QS_ERR;
     } else {
         arr_kv = false;
         hp->n_head_kv = hp->n_head;
-        memcpy(m->layer_n_head_kv, m->layer_n_head, nl * sizeof *m->layer_n_head);
+        memcpy(*lkv, *lh, nl * sizeof **lh);
     }
-    if (get_per_layer(f, a, "feed_forward_length", 0, hp->n_layer, m->layer_n_ff, &hp->n_ff,
-                      &arr_ff, err) != QS_OK)
-        return fail(m, err, NULL, NULL);
+    if (get_per_layer(f, a, "feed_forward_length", 0, hp->n_layer, *lff, &hp->n_ff, &arr_ff,
+                      err) != QS_OK)
+        return QS_ERR;
     hp->per_layer_heads = arr_h || arr_kv || arr_ff;
+    hp->layers_differ = differ(*lh, hp->n_layer) || differ(*lkv, hp->n_layer) ||
+                        differ(*lff, hp->n_layer);
     if (hp->n_layer == 0) { /* keep the "NULL when n_layer is 0" promise of the header */
-        free(m->layer_n_head);
-        free(m->layer_n_head_kv);
-        free(m->layer_n_ff);
-        m->layer_n_head = m->layer_n_head_kv = m->layer_n_ff = NULL;
+        free(*lh);
+        free(*lkv);
+        free(*lff);
+        *lh = *lkv = *lff = NULL;
     }
 
     int64_t hd = hp->n_head > 0 ? hp->n_embd / hp->n_head : 0;
@@ -187,6 +192,37 @@ qs_model *qs_model_from_gguf(gguf_file *f, qs_error *err) {
     hp->n_merges = merges ? (int64_t)merges->arr_count : 0;
     hp->has_chat_template = gguf_find_key(f, "tokenizer.chat_template") >= 0;
 
+    hp->tied_embeddings = gguf_find_tensor(f, "output.weight") < 0;
+    hp->has_rope_freqs = gguf_find_tensor(f, "rope_freqs.weight") >= 0;
+    const gguf_kv *toks = gguf_get_arr(f, "tokenizer.ggml.tokens");
+    int64_t te = gguf_find_tensor(f, "token_embd.weight");
+    if (toks) hp->n_vocab = (int64_t)toks->arr_count;
+    else if ((hp->n_vocab = get_int(f, a, "vocab_size", 0)) > 0) {}
+    else if (te >= 0) hp->n_vocab = f->tensors[te].ne[1];
+    return QS_OK;
+}
+
+int qs_hparams_read(const gguf_file *f, qs_hparams *hp, qs_error *err) {
+    int64_t *lh, *lkv, *lff;
+    int rc = read_hparams(f, hp, &lh, &lkv, &lff, err);
+    free(lh);
+    free(lkv);
+    free(lff);
+    return rc;
+}
+
+qs_model *qs_model_from_gguf(gguf_file *f, qs_error *err) {
+    qs_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        qs_error_set(err, "%s: out of memory", f->path);
+        gguf_close(f);
+        return NULL;
+    }
+    m->gguf = f;
+    if (read_hparams(f, &m->hp, &m->layer_n_head, &m->layer_n_head_kv, &m->layer_n_ff, err) !=
+        QS_OK)
+        return fail(m, err, NULL, NULL);
+
     m->n_tensors = f->n_tensors;
     m->tensors = calloc((size_t)(f->n_tensors ? f->n_tensors : 1), sizeof *m->tensors);
     if (!m->tensors) return fail(m, err, "%s: out of memory", f->path);
@@ -206,14 +242,6 @@ qs_model *qs_model_from_gguf(gguf_file *f, qs_error *err) {
         tt->n_params += t->t->n_elements;
         tt->bytes += t->t->nbytes;
     }
-    hp->tied_embeddings = qs_model_find(m, "output.weight") < 0;
-    hp->has_rope_freqs = qs_model_find(m, "rope_freqs.weight") >= 0;
-
-    const gguf_kv *toks = gguf_get_arr(f, "tokenizer.ggml.tokens");
-    int64_t te = qs_model_find(m, "token_embd.weight");
-    if (toks) hp->n_vocab = (int64_t)toks->arr_count;
-    else if ((hp->n_vocab = get_int(f, a, "vocab_size", 0)) > 0) {}
-    else if (te >= 0) hp->n_vocab = m->tensors[te].t->ne[1];
     return m;
 }
 

@@ -48,6 +48,7 @@ typedef struct qs_hparams {
                                over layers when the key is a per-layer array (per layer:
                                qs_model.layer_n_head_kv) */
     bool per_layer_heads;   /* head_count / head_count_kv / feed_forward_length were arrays */
+    bool layers_differ;     /* ... and not all layers have the same value */
     int64_t head_dim_k;     /* attention.key_length: key size per head, default n_embd/n_head */
     int64_t head_dim_v;     /* attention.value_length, default n_embd/n_head */
     int64_t n_rot;          /* rope.dimension_count, default head_dim_k */
@@ -105,6 +106,12 @@ qs_model *qs_model_open(const char *path, qs_error *err);
 qs_model *qs_model_from_gguf(gguf_file *f, qs_error *err);
 /* Frees m and closes its file (NULL is a no-op). */
 void qs_model_close(qs_model *m);
+
+/* Reads f's hyper-parameters (every field of qs_hparams, as qs_model_from_gguf fills them:
+ * the one reader of the GGUF keys, also used by the inference engine). Does not take
+ * ownership of f. QS_OK, or QS_ERR with qs_model_from_gguf's messages (no architecture,
+ * block_count out of range, a per-layer array of the wrong length) or out of memory. */
+int qs_hparams_read(const gguf_file *f, qs_hparams *hp, qs_error *err);
 
 /* Index of a tensor by exact name, or -1. */
 int64_t qs_model_find(const qs_model *m, const char *name);

@@ -439,6 +439,24 @@ const qs_kernels *qs_kernels_best(void) {
     return k ? k : &qs_kernels_scalar_table;
 }
 
+static void act_round_f16(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = qs_fp16_to_f32(qs_f32_to_fp16(x[i]));
+}
+
+static void act_round_bf16(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = qs_bf16_to_f32(qs_f32_to_bf16(x[i]));
+}
+
+qs_act_round_fn qs_kernels_act_round(int type) {
+#if defined(__x86_64__)
+    if (type == QS_TYPE_F16 && qs_kernels_best()->level >= QS_SIMD_AVX2)
+        return qs_act_round_f16_avx2; /* the same bits, faster */
+#endif
+    if (type == QS_TYPE_F16) return act_round_f16;
+    if (type == QS_TYPE_BF16) return act_round_bf16;
+    return NULL;
+}
+
 int qs_kernels_act_type(int type) {
     if (!qs_type_valid(type) || !qs_kernels_scalar_table.row[type].vec_dot) return -1;
     return qs_kernels_scalar_table.row[type].act_type;

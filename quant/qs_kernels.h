@@ -20,8 +20,10 @@
  * every weight row is dotted with it in integer arithmetic where the format allows:
  *
  *     weight type                  act_type   why
- *     F32, F16, BF16               F32        exact products; the weights are converted in
- *                                             registers (no F16/BF16 rounding of activations)
+ *     F32                          F32        exact products
+ *     F16, BF16                    F32        the weights are converted in registers; the
+ *                                             activation is first rounded to the weight's
+ *                                             precision (qs_kernels_act_round), see below
  *     Q4_0, Q5_0, Q8_0, IQ4_NL     Q8_0       32-value blocks, one scale
  *     Q4_1, Q5_1                   Q8_1       the weight minimum needs the activation block sum
  *     Q2_K..Q6_K, IQ4_XS           Q8_K       256-value super-blocks; bsums carry the sums the
@@ -43,6 +45,18 @@
  *         q[16j .. 16j+15].
  *   F32   copy.
  * The inputs must be finite. Every level produces the same bytes as the scalar level.
+ *
+ * F16 and BF16 weights: ggml multiplies them with activations converted to the weight's own
+ * type (its vec_dot_type), so llama.cpp rounds every activation to f16 (bf16) before such a
+ * product: the input of an F16 matrix, and with the default f16 KV cache the query before
+ * K q and the attention weights before V p. We do the same, as floats holding f16 (bf16)
+ * values: qs_kernels_act_round(type) gives the rounding and the F32-activation kernels do
+ * the rest (a product of two f16 or two bf16 values is exact in float, so this is ggml's
+ * F16 x F16 product up to the order of the float sums). Why it matters: in a Q8_0 model
+ * every later product requantizes its input on a 1/127 grid, which turns a 2^-12 difference
+ * into whole quantization steps and grows it about fourfold per product; without this
+ * rounding, stories260K quantized with --preset Q8_0 (ffn_down stays F16) gave perplexity
+ * 5.1763 where llama-perplexity gives 5.1880 (see README, "Perplexity").
  *
  * Dot products (the scalar level is the reference):
  *   Quantized types: per block an exact integer dot of the stored quants with the activation
@@ -145,6 +159,15 @@ const qs_kernels *qs_kernels_for(qs_simd_level level);
  * or the QS_SIMD override), or the scalar table when this build has no kernels for that level.
  * Never NULL. */
 const qs_kernels *qs_kernels_best(void);
+
+/* Rounds n floats to the precision of a product with weight (or KV cache) type `type`:
+ * y[i] = float(f16(x[i])) for F16, float(bf16(x[i])) for BF16, round to nearest even as
+ * ggml's conversions (qs_fp16.h; beyond the f16 range: inf, as ggml). x == y is allowed. */
+typedef void (*qs_act_round_fn)(const float *x, float *y, int64_t n);
+
+/* The rounding F32 activations get before a product with weight type `type` (F16, BF16), or
+ * NULL when they are used as they are. The same at every SIMD level (exact conversions). */
+qs_act_round_fn qs_kernels_act_round(int type);
 
 /* The activation type weight type `type` pairs with, or -1 when it has no dot product. */
 int qs_kernels_act_type(int type);

@@ -15,6 +15,7 @@
 
 extern const qs_kernels qs_kernels_scalar_table;
 extern const qs_kernels qs_kernels_avx2_table;
+void qs_act_round_f16_avx2(const float *x, float *y, int64_t n);
 extern const qs_kernels qs_kernels_avx512_table;
 
 /* ---------------------------------------------------------------- byte-level loads

@@ -837,9 +837,12 @@ static void check_variant(const gguf_file *src, variant v) {
     assert_int_equal(qs_infer_decode(c, PROMPT1, 5, false, &err), QS_OK);
     const float *l = qs_infer_logits(c, -1);
     const variant_ref *ref = &VARIANT_REF[v];
-    /* llama.cpp rounds activations to f16 before a product with F16 weights (we keep f32):
-     * there it agrees to ~1e-3 of the logits, elsewhere to float rounding */
-    const double tol = v == V_LLAMA_F16 ? 2e-2 : 1e-4;
+    /* To float rounding, except llama_f16: like llama.cpp we round the activations to f16
+     * before each product with F16 weights (qs_kernels_act_round), so a float-rounding
+     * difference just before such a rounding can become a whole f16 step (2^-11): measured
+     * 3e-4 (AVX-512) to 3.6e-3 (scalar) from llama.cpp's logits, all levels 1.2e-3 without
+     * the rounding. tests/e2e_ppl.sh checks the effect that matters, the Q8_0 perplexity. */
+    const double tol = v == V_LLAMA_F16 ? 5e-3 : 1e-4;
     for (size_t i = 0; i < sizeof LOGIT_IDS / sizeof *LOGIT_IDS; i++)
         assert_float_equal(l[LOGIT_IDS[i]], ref->logits[i], tol);
     int32_t out[24];

@@ -12,6 +12,7 @@
 
 #include "qs_cpu.h"
 #include "qs_formats.h"
+#include "qs_fp16.h"
 #include "qs_kernels.h"
 
 /* ---------------------------------------------------------------- levels */
@@ -614,6 +615,76 @@ static void test_best_is_active(void **state) {
     else assert_int_equal(k->level, QS_SIMD_SCALAR);
 }
 
+/* F16 / BF16 weights: the activation is rounded to the weight's precision first, as ggml
+ * converts it to the weight type (vec_dot_type) before the product. Expected values worked out
+ * by hand from the formats (f16: 10 fraction bits, bf16: 7; ties to even), not from our
+ * conversion code. This is what makes our Q8_0 stories260K perplexity comparable with
+ * llama-perplexity's (README "Perplexity"): without it ours was 5.1763, theirs 5.1880. */
+static void test_act_round(void **state) {
+    (void)state;
+    assert_null(qs_kernels_act_round(QS_TYPE_F32));
+    assert_null(qs_kernels_act_round(QS_TYPE_Q8_0));
+    assert_null(qs_kernels_act_round(QS_TYPE_Q4_K));
+    const qs_act_round_fn h = qs_kernels_act_round(QS_TYPE_F16);
+    const qs_act_round_fn b = qs_kernels_act_round(QS_TYPE_BF16);
+    assert_non_null(h);
+    assert_non_null(b);
+    const float in[] = {
+        1.0f + 0x1p-11f,          /* f16: halfway between 1 and 1 + 2^-10: even -> 1 */
+        1.0f + 3 * 0x1p-11f,      /* halfway between 1 + 2^-10 and 1 + 2^-9: even -> 1 + 2^-9 */
+        1.0f + 0x1p-11f + 0x1p-20f, /* just above halfway -> 1 + 2^-10 */
+        -3.14159265f,             /* steps of 2^-9 in [2, 4): -1608 x 2^-9 = -3.140625 */
+        65519.0f,                 /* below 65520: 65504, the largest f16 */
+        65520.0f,                 /* rounds beyond the f16 range: inf, as ggml */
+        0x1p-25f,                 /* half of the smallest subnormal 2^-24: even -> 0 */
+        3 * 0x1p-25f,             /* 1.5 x 2^-24 -> 2 x 2^-24 */
+        0.0f,
+    };
+    const float want_h[] = {1.0f, 1.0f + 0x1p-9f, 1.0f + 0x1p-10f, -3.140625f, 65504.0f,
+                            INFINITY, 0.0f, 0x1p-23f, 0.0f};
+    enum { N = sizeof in / sizeof *in };
+    float out[N];
+    h(in, out, N);
+    for (int i = 0; i < N; i++) assert_true(out[i] == want_h[i]);
+    memcpy(out, in, sizeof out); /* in place */
+    h(out, out, N);
+    for (int i = 0; i < N; i++) assert_true(out[i] == want_h[i]);
+    /* the level's rounding (F16C at AVX2 and above) gives the scalar bits on many values */
+    {
+        enum { M = 4099 };
+        float *r = malloc(M * sizeof *r), *a = malloc(M * sizeof *a);
+        assert_non_null(r);
+        assert_non_null(a);
+        uint32_t st = 12345;
+        for (int i = 0; i < M; i++) {
+            st = st * 1664525u + 1013904223u;
+            r[i] = ldexpf((float)(st >> 8) / 16777216.0f - 0.5f, (int)(st % 48) - 30);
+            a[i] = qs_fp16_to_f32(qs_f32_to_fp16(r[i]));
+        }
+        h(r, r, M);
+        assert_memory_equal(r, a, M * sizeof *r);
+        free(r);
+        free(a);
+    }
+    /* bf16: 8 significant bits */
+    const float in_b[] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, 1.0f + 0x1p-8f + 0x1p-20f,
+                          -3.14159265f, 1e30f, 0x1p-130f};
+    /* 1e30 (bits 0x7149F2CA) is checked by its bits below */
+    const float want_b[] = {1.0f, 1.0f + 0x1p-6f, 1.0f + 0x1p-7f, -3.140625f, 0.0f, 0x1p-130f};
+    float out_b[6];
+    b(in_b, out_b, 6);
+    for (int i = 0; i < 6; i++) {
+        if (i == 4) {
+            /* 1e30 = 0x7149F2CA: the low half 0xF2CA is above halfway -> 0x714A0000 */
+            uint32_t u;
+            memcpy(&u, &out_b[i], 4);
+            assert_int_equal(u, 0x714A0000u);
+        } else {
+            assert_true(out_b[i] == want_b[i]);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dispatch),
@@ -625,6 +696,7 @@ int main(void) {
         cmocka_unit_test(test_long_rows),
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_best_is_active),
+        cmocka_unit_test(test_act_round),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gguf.h"
+#include "infer.h"
 #include "model.h"
 #include "synth.h"
 
@@ -262,7 +263,9 @@ static void test_per_layer_and_scaling_keys(void **state) {
         {"llama.vocab_size", U32, 777, NULL, NULL, 0},
     };
     qs_error err;
-    qs_model *m = qs_model_open(make_file("per-layer", kv, (int)(sizeof kv / sizeof kv[0])), &err);
+    char path[1024];
+    snprintf(path, sizeof path, "%s", make_file("per-layer", kv, (int)(sizeof kv / sizeof kv[0])));
+    qs_model *m = qs_model_open(path, &err);
     if (!m) fail_msg("%s", err.msg);
     assert_true(m->hp.per_layer_heads);
     assert_int_equal(m->hp.n_head_kv, 8); /* the largest */
@@ -284,6 +287,17 @@ static void test_per_layer_and_scaling_keys(void **state) {
     assert_true(qs_ftype_guessed(m->hp.file_type));
     assert_true(m->hp.tied_embeddings);
     assert_int_equal(m->hp.bos_id, -1);
+    assert_true(m->hp.layers_differ);
+    /* the reader the engine uses gives the same fields without taking the file */
+    gguf_file *f = gguf_open(path, &err);
+    if (!f) fail_msg("%s", err.msg);
+    qs_hparams hp;
+    assert_int_equal(qs_hparams_read(f, &hp, &err), QS_OK);
+    assert_memory_equal(&hp, &m->hp, sizeof hp);
+    /* ... and the engine, which runs uniform layers only, says why it cannot run this one */
+    assert_null(qs_infer_model_load(f, &err));
+    assert_non_null(strstr(err.msg, "different head counts or feed-forward widths per layer"));
+    gguf_close(f);
     qs_model_close(m);
 
     /* no head_count_kv: as many as query heads; no vocab keys: token_embd rows */
@@ -300,6 +314,7 @@ static void test_per_layer_and_scaling_keys(void **state) {
     assert_int_equal(m->hp.n_vocab, 10);
     assert_true(m->hp.rope_freq_scale == 0.5);
     assert_string_equal(m->hp.rope_scaling, "");
+    assert_false(m->hp.layers_differ);
     qs_model_close(m);
 }
 
