@@ -16,11 +16,13 @@
 #           (peak VmRSS over the last half of the keys no more than 4 MiB above the peak over
 #           keys 10%-50%);
 #        b. ASan binary, 1,500 keys: alive throughout, exit 0, no sanitizer report, no leak.
-# Each prints its memory figures as it goes and a summary. Takes about 10 minutes on an idle
-# 2-core machine (most of it the ASan runs and the paced keys of the TUI soak).
+# Each prints its memory figures as it goes and a summary. Took 11 minutes on a 2-core machine
+# busy with two fuzzers (most of it the ASan runs and the paced keys of the TUI soak); figures in
+# tests/long/README.md.
 # Usage: bash tests/long/run_long.sh [TOKENS [TURNS [KEYS]]]   (defaults 10000 50 5000)
 # Environment: BUILD (default build), BUILD_ASAN (default build-asan): configured and built
-#   here; SEED for the TUI soak (default 1); ONLY=generate|chat|tui runs one of the three.
+#   here with BUILD_JOBS (default nproc) jobs; SEED for the TUI soak (default 1);
+#   ONLY=generate|chat|tui runs one of the three.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tokens=${1:-10000}
