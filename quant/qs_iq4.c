@@ -88,20 +88,5 @@ void qs_dequant_iq4_xs(const void *src, float *dst, int64_t n) {
 #define IQ_FN(t) qs_quant_##t##_scalar
 #include "qs_quant_iq4_impl.h"
 
-#if defined(__x86_64__)
-#define IQ_DISPATCH(t)                                                                          \
-    void qs_quant_##t(const float *src, void *dst, int64_t n, const float *importance) {        \
-        switch (qs_simd_active_level(NULL)) {                                                   \
-        case QS_SIMD_AVX512: qs_quant_##t##_avx512(src, dst, n, importance); break;             \
-        case QS_SIMD_AVX2: qs_quant_##t##_avx2(src, dst, n, importance); break;                 \
-        default: qs_quant_##t##_scalar(src, dst, n, importance); break;                         \
-        }                                                                                       \
-    }
-#else
-#define IQ_DISPATCH(t)                                                                          \
-    void qs_quant_##t(const float *src, void *dst, int64_t n, const float *importance) {        \
-        qs_quant_##t##_scalar(src, dst, n, importance);                                         \
-    }
-#endif
-IQ_DISPATCH(iq4_nl)
-IQ_DISPATCH(iq4_xs)
+QS_QUANT_DISPATCH(iq4_nl)
+QS_QUANT_DISPATCH(iq4_xs)

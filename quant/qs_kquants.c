@@ -159,26 +159,11 @@ void qs_dequant_q6_K(const void *src, float *dst, int64_t n) {
 /* Quantizers: the level the process runs with (qs_quant_simd.h)                            */
 /* ======================================================================================== */
 
-#if defined(__x86_64__)
-#define KQ_DISPATCH(t)                                                                          \
-    void qs_quant_##t(const float *src, void *dst, int64_t n, const float *importance) {        \
-        switch (qs_simd_active_level(NULL)) {                                                   \
-        case QS_SIMD_AVX512: qs_quant_##t##_avx512(src, dst, n, importance); break;             \
-        case QS_SIMD_AVX2: qs_quant_##t##_avx2(src, dst, n, importance); break;                 \
-        default: qs_quant_##t##_scalar(src, dst, n, importance); break;                         \
-        }                                                                                       \
-    }
-#else
-#define KQ_DISPATCH(t)                                                                          \
-    void qs_quant_##t(const float *src, void *dst, int64_t n, const float *importance) {        \
-        qs_quant_##t##_scalar(src, dst, n, importance);                                         \
-    }
-#endif
-KQ_DISPATCH(q2_K)
-KQ_DISPATCH(q3_K)
-KQ_DISPATCH(q4_K)
-KQ_DISPATCH(q5_K)
-KQ_DISPATCH(q6_K)
+QS_QUANT_DISPATCH(q2_K)
+QS_QUANT_DISPATCH(q3_K)
+QS_QUANT_DISPATCH(q4_K)
+QS_QUANT_DISPATCH(q5_K)
+QS_QUANT_DISPATCH(q6_K)
 
 /* ======================================================================================== */
 /* Q8_K                                                                                      */

@@ -145,24 +145,9 @@ void qs_dequant_q8_1(const void *src, float *dst, int64_t n) {
 #define LQ_FN(t) qs_quant_##t##_scalar
 #include "qs_q_legacy_impl.h"
 
-#if defined(__x86_64__)
-#define LQ_DISPATCH(t)                                                                          \
-    void qs_quant_##t(const float *src, void *dst, int64_t n, const float *importance) {        \
-        switch (qs_simd_active_level(NULL)) {                                                   \
-        case QS_SIMD_AVX512: qs_quant_##t##_avx512(src, dst, n, importance); break;             \
-        case QS_SIMD_AVX2: qs_quant_##t##_avx2(src, dst, n, importance); break;                 \
-        default: qs_quant_##t##_scalar(src, dst, n, importance); break;                         \
-        }                                                                                       \
-    }
-#else
-#define LQ_DISPATCH(t)                                                                          \
-    void qs_quant_##t(const float *src, void *dst, int64_t n, const float *importance) {        \
-        qs_quant_##t##_scalar(src, dst, n, importance);                                         \
-    }
-#endif
-LQ_DISPATCH(q4_0)
-LQ_DISPATCH(q4_1)
-LQ_DISPATCH(q5_0)
-LQ_DISPATCH(q5_1)
-LQ_DISPATCH(q8_0)
-LQ_DISPATCH(q8_1)
+QS_QUANT_DISPATCH(q4_0)
+QS_QUANT_DISPATCH(q4_1)
+QS_QUANT_DISPATCH(q5_0)
+QS_QUANT_DISPATCH(q5_1)
+QS_QUANT_DISPATCH(q8_0)
+QS_QUANT_DISPATCH(q8_1)

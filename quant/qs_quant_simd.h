@@ -43,4 +43,22 @@ QS_QUANT_LEVEL_DECL(q8_0)
 QS_QUANT_LEVEL_DECL(q8_1)
 #undef QS_QUANT_LEVEL_DECL
 
+/* Internal: defines qs_quant_<t> (qs_types.h's entry point) as the call of the level the process
+ * runs with. Used once per type by the file that builds its scalar level. */
+#if defined(__x86_64__)
+#define QS_QUANT_DISPATCH(t)                                                                    \
+    void qs_quant_##t(const float *src, void *dst, int64_t n, const float *importance) {        \
+        switch (qs_simd_active_level(NULL)) {                                                   \
+        case QS_SIMD_AVX512: qs_quant_##t##_avx512(src, dst, n, importance); break;             \
+        case QS_SIMD_AVX2: qs_quant_##t##_avx2(src, dst, n, importance); break;                 \
+        default: qs_quant_##t##_scalar(src, dst, n, importance); break;                         \
+        }                                                                                       \
+    }
+#else
+#define QS_QUANT_DISPATCH(t)                                                                    \
+    void qs_quant_##t(const float *src, void *dst, int64_t n, const float *importance) {        \
+        qs_quant_##t##_scalar(src, dst, n, importance);                                         \
+    }
+#endif
+
 #endif
