@@ -1,7 +1,7 @@
 /* bench_kernels — throughput of the compute kernels per type and SIMD level, single-threaded.
  *
  *   bench_kernels [--quick] [--type NAME]... [--level scalar|avx2|avx512]... [--mib N]
- *                 [--runs N] [--best] [--cpu-time] [--no-ref] [--n COLUMNS]
+ *                 [--runs N] [--best] [--cpu-time] [--huge] [--no-ref] [--n COLUMNS]
  *
  * For every weight type with a dot product and every level this CPU can run:
  *   dequant   to_float of 1 Mi values (4 MiB of floats, stays in L3), in GB/s of OUTPUT floats
@@ -11,7 +11,8 @@
  *   gemm      W (n = 4096, 384 KiB) times 16 activation rows, in G multiply-adds per second
  * Each figure is the median of --runs runs (default 5; --best: the best run instead, useful on
  * a machine shared with other work; --cpu-time: per second of this thread's CPU time, which
- * leaves out the time other processes took the core); "x" columns give the ratio to the
+ * leaves out the time other processes took the core; --huge: the big matrix on 2 MiB pages,
+ * madvise(MADV_HUGEPAGE), as the engine asks for the model's mapping); "x" columns give the ratio to the
  * scalar level (--no-ref: the scalar level is not run, ratios are to the first level).
  * --n sets the columns of the matrices (default 4096).
  * The first line gives a memory read baseline (glibc memchr over the big buffer).
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 
 #include "qs_cpu.h"
 #include "qs_formats.h"
@@ -42,6 +44,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static bool use_best = false;
+static bool huge = false;
 
 /* The median of n figures (or the best one with --best). */
 static double median(double *v, int n) {
@@ -188,10 +191,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--mib") && i + 1 < argc) mib = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) RUNS = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--best")) use_best = true;
+        else if (!strcmp(argv[i], "--huge")) huge = true;
         else if (!strcmp(argv[i], "--cpu-time")) g_clock = CLOCK_THREAD_CPUTIME_ID;
         else if (!strcmp(argv[i], "--no-ref")) no_ref = true;
         else if (!strcmp(argv[i], "--n") && i + 1 < argc) ncols = atol(argv[++i]);
-        else { fprintf(stderr, "usage: %s [--quick] [--type NAME]... [--level L]... [--mib N] [--runs N] [--best] [--cpu-time] [--no-ref] [--n COLUMNS]\n", argv[0]); return 0; }
+        else { fprintf(stderr, "usage: %s [--quick] [--type NAME]... [--level L]... [--mib N] [--runs N] [--best] [--cpu-time] [--huge] [--no-ref] [--n COLUMNS]\n", argv[0]); return 0; }
     }
     if (mib < 16) mib = 16;
     if (RUNS < 5) RUNS = 5;
@@ -225,6 +229,11 @@ int main(int argc, char **argv) {
 
     const size_t big_bytes = mib << 20, small_bytes = 384u << 10;
     uint8_t *big = malloc(big_bytes), *small = malloc(small_bytes);
+    if (huge && big) { /* 2 MiB pages, as the engine asks for the model mapping (gguf_advise_stream) */
+        free(big);
+        big = aligned_alloc(2u << 20, big_bytes);
+        if (big) madvise(big, big_bytes, MADV_HUGEPAGE);
+    }
     uint8_t *zero = calloc(1, big_bytes);
     if (!big || !small || !zero) { printf("out of memory for %zu MiB\n", mib); return 0; }
     for (size_t i = 0; i < big_bytes; i += 8) { uint64_t r = rng(); memcpy(big + i, &r, 8); }

@@ -690,6 +690,17 @@ void gguf_close(gguf_file *f) {
     free(fp);
 }
 
+bool gguf_advise_stream(const gguf_file *f) {
+    if (!f) return false;
+    const gguf_file_priv *fp = priv_of(f);
+    if (fp->map_len < (2u << 20)) return false;
+#ifdef MADV_HUGEPAGE
+    return madvise((void *)(uintptr_t)f->map, (size_t)fp->map_len, MADV_HUGEPAGE) == 0;
+#else
+    return false;
+#endif
+}
+
 /* ------------------------------------------------------------------ lookups and getters */
 
 int64_t gguf_find_key(const gguf_file *f, const char *key) {

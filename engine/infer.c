@@ -274,6 +274,7 @@ qs_infer_model *qs_infer_model_load(const gguf_file *f, qs_error *err) {
         return NULL;
     }
     m->file = f;
+    gguf_advise_stream(f); /* every weight is read once per token: huge pages where the kernel has them */
     qs_infer_hparams *hp = &m->hp;
     if (read_hparams(f, hp, err)) goto fail;
 

@@ -627,6 +627,84 @@ static void test_exact_bytes(void **state) {
     free(e.p);
 }
 
+/* The flags line of the mapping that holds address p in /proc/self/smaps ("" when not found). */
+static void vm_flags_of(const void *p, char *out, size_t cap) {
+    out[0] = 0;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return;
+    char line[512];
+    bool in = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+            continue;
+        }
+        if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(out, cap, "%s", line + 8);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* gguf_advise_stream: a file of 4 MiB gets MADV_HUGEPAGE on its mapping (the kernel shows it
+ * as "hg" in the mapping's VmFlags); in-memory images and files under 2 MiB are left alone. */
+static void test_advise_stream(void **state) {
+    (void)state;
+    char out[512];
+    tmp_path(out, sizeof out, "stream.gguf");
+    qs_error err;
+    gguf_writer *w = gguf_writer_open(out, 0, &err);
+    assert_non_null(w);
+    assert_int_equal(gguf_writer_set_str(w, "general.architecture", "llama"), QS_OK);
+    int64_t ne[2] = {1024, 1024};
+    assert_int_equal(gguf_writer_add_tensor(w, "w", QS_TYPE_F32, 2, ne), QS_OK);
+    float *d = calloc(1024 * 1024, sizeof *d);
+    assert_non_null(d);
+    assert_int_equal(gguf_writer_write(w, d, 1024 * 1024 * sizeof *d), QS_OK);
+    free(d);
+    assert_int_equal(gguf_writer_finish(w, &err), QS_OK);
+
+    gguf_file *f = gguf_open(out, &err);
+    assert_non_null(f);
+    char flags[512];
+    vm_flags_of(f->map, flags, sizeof flags);
+    if (!flags[0]) {
+        gguf_close(f);
+        skip(); /* no /proc/self/smaps here */
+    }
+    assert_null(strstr(flags, " hg"));
+    bool thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+    assert_true(gguf_advise_stream(f) == thp);
+    vm_flags_of(f->map, flags, sizeof flags);
+    if (thp) assert_non_null(strstr(flags, " hg"));
+    /* the data still reads the same */
+    assert_int_equal(f->map[0], 'G');
+    gguf_close(f);
+
+    /* under 2 MiB: no advice */
+    char small[512];
+    tmp_path(small, sizeof small, "small.gguf");
+    w = gguf_writer_open(small, 0, &err);
+    assert_non_null(w);
+    assert_int_equal(gguf_writer_set_str(w, "general.architecture", "llama"), QS_OK);
+    assert_int_equal(gguf_writer_finish(w, &err), QS_OK);
+    f = gguf_open(small, &err);
+    assert_non_null(f);
+    assert_false(gguf_advise_stream(f));
+    size_t n;
+    uint8_t *img = read_all(out, &n);
+    assert_non_null(img);
+    gguf_file *m = gguf_open_memory(img, n, "stream.gguf", &err);
+    assert_non_null(m);
+    assert_false(gguf_advise_stream(m)); /* not a mapping of ours */
+    assert_false(gguf_advise_stream(NULL));
+    gguf_close(m);
+    free(img);
+    gguf_close(f);
+}
+
 static void test_writer_alignment(void **state) {
     (void)state;
     char out[512];
@@ -1107,6 +1185,7 @@ int main(void) {
         cmocka_unit_test(test_writer_efbig),
         cmocka_unit_test(test_format_edges),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_advise_stream),
         cmocka_unit_test(test_big_vocab),
         cmocka_unit_test(test_vocab_llama_bpe),
     };
