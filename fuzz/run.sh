@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs one libFuzzer harness against its checked-in seeds (fuzz/README.md).
+# Runs one libFuzzer harness from its seeds (generated + checked in; fuzz/README.md).
 # Usage: fuzz/run.sh HARNESS SECONDS [libFuzzer options...]
 #   HARNESS: gguf imatrix plan theme tok cli      SECONDS: -max_total_time
 # Environment: FUZZ_BUILD (default build-fuzz: configured and built here with clang if missing),
@@ -18,12 +18,20 @@ shift 2
 build=${FUZZ_BUILD:-$root/build-fuzz}
 work=${FUZZ_WORK:-$build/work}
 bin=$build/fuzz/fuzz_$name
-if [ ! -x "$bin" ] || [ "${FUZZ_REBUILD:-0}" = 1 ]; then
+seedgen=$build/fuzz/fuzz_make_seeds
+if [ ! -x "$bin" ] || [ ! -x "$seedgen" ] || [ "${FUZZ_REBUILD:-0}" = 1 ]; then
   CC=${CC:-clang} cmake -S "$root" -B "$build" -DQS_FUZZ=ON -DQS_TESTS=OFF -DQS_BENCH=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j"${FUZZ_BUILD_JOBS:-2}" --target "fuzz_$name" >/dev/null
+  cmake --build "$build" -j"${FUZZ_BUILD_JOBS:-2}" --target "fuzz_$name" fuzz_make_seeds >/dev/null
 fi
-seeds=("$here/corpus/$name")
+# The binary seeds (GGUF, imatrix) and the plan seeds are written by our own generator into the
+# work folder before each run (deterministic bytes; no model-like files in the repository); the
+# hand-written seeds are checked in under corpus/NAME.
+mkdir -p "$work/seeds"
+"$seedgen" "$work/seeds" >/dev/null
+seeds=()
+[ -d "$work/seeds/$name" ] && seeds+=("$work/seeds/$name")
+[ -d "$here/corpus/$name" ] && seeds+=("$here/corpus/$name")
 dict=()
 case $name in
   gguf|imatrix) dict=(-dict="$here/gguf.dict") ; maxlen=8192 ;;

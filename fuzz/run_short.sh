@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# The short fuzz run of CI: every harness for FUZZ_SECONDS (default 60) from the checked-in
-# seeds, one after the other. Exits non-zero when any harness finds a crash, a sanitizer report,
+# The short fuzz run of CI: every harness for FUZZ_SECONDS (default 60) from its seeds (run.sh), one after the other. Exits non-zero when any harness finds a crash, a sanitizer report,
 # a leak or a timeout (its log and the input that triggered it are printed). For each harness one
 # summary line: executions, coverage (cov: edges, ft: features) and corpus size.
 # Usage: fuzz/run_short.sh [HARNESS...]   (default: all)
