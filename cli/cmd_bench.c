@@ -11,6 +11,7 @@
 #include "cli_engine.h"
 #include "cli_util.h"
 #include "export.h"
+#include "qs_devices_probe.h"
 
 const char cmd_bench_usage[] =
     "usage: quantscope bench MODEL.gguf [--plan PLAN.yaml | --preset P] [-p N] [-n N] [-b N]\n"
@@ -38,22 +39,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A /proc/self/status field in bytes ("VmHWM", "VmRSS"), 0 when unavailable. */
-static uint64_t proc_status_bytes(const char *field) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return 0;
-    char line[256];
-    uint64_t kb = 0;
-    size_t n = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, field, n) && line[n] == ':') {
-            kb = strtoull(line + n + 1, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return kb * 1024;
 }
 
 typedef struct test_stats {
@@ -220,7 +205,7 @@ int cmd_bench(int argc, char **argv) {
     summarize(&pp, (int)reps);
     summarize(&tg, (int)reps);
 
-    const uint64_t hwm = proc_status_bytes("VmHWM"), qbytes = cli_engine_quantized_bytes(&e);
+    const uint64_t hwm = qs_proc_self_bytes("VmHWM"), qbytes = cli_engine_quantized_bytes(&e);
     const uint64_t wbytes = e.has_plan ? e.cp.p.bytes : e.cp.m->tensor_bytes;
     const int nthreads = qs_infer_n_threads(ctx);
     char pname[32], gname[32];

@@ -66,3 +66,18 @@ int qs_devices_probe_nvidia(qs_device *out, int max, int *n, qs_error *err) {
     free(text);
     return rc;
 }
+
+uint64_t qs_proc_self_bytes(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    uint64_t kb = 0;
+    const size_t n = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':') {
+            kb = strtoull(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb * 1024;
+}

@@ -1,5 +1,5 @@
 /* qs_devices_probe.h — the devices of this machine: system RAM from /proc/meminfo and NVIDIA GPUs
- * from nvidia-smi. The I/O lives here; the parsing is quant/qs_devices.c's (pure, tested on text). */
+ * from nvidia-smi; this process's memory from /proc/self/status. The I/O lives here; the parsing is quant/qs_devices.c's (pure, tested on text). */
 #ifndef QS_DEVICES_PROBE_H
 #define QS_DEVICES_PROBE_H
 
@@ -13,5 +13,9 @@ int qs_devices_probe_host(const char *path, qs_device *out, qs_error *err);
  * parses up to max GPUs into out; *n = 0 when nvidia-smi is absent or fails (not an error: a
  * machine without NVIDIA GPUs). QS_ERR only when its output cannot be parsed. */
 int qs_devices_probe_nvidia(qs_device *out, int max, int *n, qs_error *err);
+
+/* This process's memory: a /proc/self/status field given in kB there ("VmRSS", "VmHWM",
+ * "RssAnon", ...), in bytes; 0 when the file or the field is unavailable. */
+uint64_t qs_proc_self_bytes(const char *field);
 
 #endif

@@ -26,6 +26,7 @@
 #include "chat.h"
 #include "gguf.h"
 #include "infer.h"
+#include "qs_devices_probe.h"
 #include "sampler.h"
 #include "tokenizer.h"
 
@@ -37,15 +38,8 @@
 
 /* VmRSS and VmHWM in KiB (0 when unreadable). */
 static void mem_kib(long *rss, long *hwm) {
-    *rss = *hwm = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return;
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        if (!strncmp(line, "VmRSS:", 6)) *rss = strtol(line + 6, NULL, 10);
-        if (!strncmp(line, "VmHWM:", 6)) *hwm = strtol(line + 6, NULL, 10);
-    }
-    fclose(f);
+    *rss = (long)(qs_proc_self_bytes("VmRSS") / 1024);
+    *hwm = (long)(qs_proc_self_bytes("VmHWM") / 1024);
 }
 
 typedef struct sink {
