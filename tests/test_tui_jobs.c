@@ -90,13 +90,24 @@ static int run_fail(tui_job *j, void *arg, qs_error *err) {
     return qs_error_set(err, "model.gguf: tensor 3: bad type");
 }
 
+/* A queue and its workers (bg background, fg foreground), and their end: shutdown, the done
+ * calls still queued run, the queue freed. */
+static void jobs_up(tui_events *ev, tui_jobs *jobs, int bg, int fg) {
+    qs_error err;
+    assert_int_equal(tui_events_init(ev, &err), QS_OK);
+    assert_int_equal(tui_jobs_init(jobs, ev, bg, fg, &err), QS_OK);
+}
+static void jobs_down(tui_events *ev, tui_jobs *jobs) {
+    tui_jobs_shutdown(jobs);
+    tui_events_drain(ev, NULL);
+    tui_events_destroy(ev);
+}
+
 static void test_done_on_ui_thread_in_order(void **state) {
     (void)state;
     tui_events ev;
     tui_jobs jobs;
-    qs_error err;
-    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
-    assert_int_equal(tui_jobs_init(&jobs, &ev, 2, 0, &err), QS_OK);
+    jobs_up(&ev, &jobs, 2, 0);
     static rec r;
     memset(&r, 0, sizeof r);
     tui_job_desc d = {.label = "progress", .run = run_progress, .done = done_cb, .arg = &r};
@@ -118,18 +129,14 @@ static void test_done_on_ui_thread_in_order(void **state) {
     assert_int_equal(f.status, QS_ERR);
     assert_string_equal(f.msg, "model.gguf: tensor 3: bad type");
 
-    tui_jobs_shutdown(&jobs);
-    tui_events_drain(&ev, NULL);
-    tui_events_destroy(&ev);
+    jobs_down(&ev, &jobs);
 }
 
 static void test_supersede_and_cancel(void **state) {
     (void)state;
     tui_events ev;
     tui_jobs jobs;
-    qs_error err;
-    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
-    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, 0, &err), QS_OK);
+    jobs_up(&ev, &jobs, 1, 0);
     static rec a, b, c, x;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
@@ -180,18 +187,14 @@ static void test_supersede_and_cancel(void **state) {
     assert_int_equal(y.status, QS_CANCELLED);
     assert_false(tui_jobs_cancel_key(&jobs, 7));
 
-    tui_jobs_shutdown(&jobs);
-    tui_events_drain(&ev, NULL);
-    tui_events_destroy(&ev);
+    jobs_down(&ev, &jobs);
 }
 
 static void test_shutdown_ends_everything(void **state) {
     (void)state;
     tui_events ev;
     tui_jobs jobs;
-    qs_error err;
-    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
-    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, 0, &err), QS_OK);
+    jobs_up(&ev, &jobs, 1, 0);
     static rec a, b;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
@@ -223,9 +226,7 @@ static void test_foreground_lane(void **state) {
     (void)state;
     tui_events ev;
     tui_jobs jobs;
-    qs_error err;
-    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
-    assert_int_equal(tui_jobs_init(&jobs, &ev, 2, 1, &err), QS_OK);
+    jobs_up(&ev, &jobs, 2, 1);
     static rec a, b, c, f;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
@@ -265,9 +266,7 @@ static void test_foreground_lane(void **state) {
     atomic_store(&c.release, 1);
     assert_true(pump(&ev, is_done, &b));
     assert_true(pump(&ev, is_done, &c));
-    tui_jobs_shutdown(&jobs);
-    tui_events_drain(&ev, NULL);
-    tui_events_destroy(&ev);
+    jobs_down(&ev, &jobs);
 }
 
 /* one worker, no reserved lane: a foreground job queued after a background one starts first */
@@ -275,9 +274,7 @@ static void test_foreground_first_in_queue(void **state) {
     (void)state;
     tui_events ev;
     tui_jobs jobs;
-    qs_error err;
-    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
-    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, 0, &err), QS_OK);
+    jobs_up(&ev, &jobs, 1, 0);
     static rec a, b, f;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
@@ -298,9 +295,7 @@ static void test_foreground_first_in_queue(void **state) {
     assert_int_equal(atomic_load(&a.start_seq), 1);
     assert_int_equal(atomic_load(&f.start_seq), 2);
     assert_int_equal(atomic_load(&b.start_seq), 3);
-    tui_jobs_shutdown(&jobs);
-    tui_events_drain(&ev, NULL);
-    tui_events_destroy(&ev);
+    jobs_down(&ev, &jobs);
 }
 
 /* tui_jobs_wait: after cancel + wait the job has ended and its done call is already queued */
@@ -308,9 +303,7 @@ static void test_wait(void **state) {
     (void)state;
     tui_events ev;
     tui_jobs jobs;
-    qs_error err;
-    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
-    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, 1, &err), QS_OK);
+    jobs_up(&ev, &jobs, 1, 1);
     static rec a, q;
     memset(&a, 0, sizeof a);
     memset(&q, 0, sizeof q);
@@ -327,9 +320,7 @@ static void test_wait(void **state) {
     assert_int_equal(a.status, QS_CANCELLED);
     tui_jobs_wait(&jobs, id);             /* an ended id: at once */
     tui_jobs_wait(&jobs, id + 100);       /* an unknown one too */
-    tui_jobs_shutdown(&jobs);
-    tui_events_drain(&ev, NULL);
-    tui_events_destroy(&ev);
+    jobs_down(&ev, &jobs);
 }
 
 int main(void) {
