@@ -459,6 +459,7 @@ static void rope_head(const qs_infer_hparams *hp, const float *cs, float *x) {
 
 /* ================================================================ context */
 
+#define MM_MIN_CHUNK 16 /* rows: the smallest chunk of a matmul handed to a worker */
 #define ACT_SLOTS 3
 /* Queries an attention work item takes at most: the heads that share a KV head, for a few
  * tokens, go through the key and value products together (matrix-matrix, not per query). */
@@ -711,18 +712,32 @@ static void matmul(qs_infer_ctx *c, int ith, int nth, const float *x, int n_tok,
     if (ith == 0) atomic_store_explicit(&c->mm_next, 0, memory_order_relaxed);
     qs_threadpool_barrier(c->pool);
 
-    /* Rows are handed out in chunks (about 4 per worker, multiples of 16) from a shared
-     * counter rather than split in equal halves up front: a worker that gets less of the CPU
-     * or of the memory bus takes fewer chunks instead of making the others wait at the
-     * barrier. Each row's result does not depend on who computes it or with which neighbours
-     * (the kernels' arithmetic per row is fixed), so the output is the same bit for bit. */
-    int64_t chunk = (total + 4 * nth - 1) / (4 * nth);
-    chunk = (chunk + 15) / 16 * 16;
-    if (chunk < 16) chunk = 16;
+    /* Rows are handed out in chunks from a shared counter rather than split in equal halves
+     * up front: a worker that gets less of the CPU or of the memory bus takes fewer chunks
+     * instead of making the others wait at the barrier. The chunks shrink as the rows run out
+     * (a 1/(2 nth) share of what is left, in multiples of 16 rows, at least MM_MIN_CHUNK), so
+     * the last ones are small and the workers end close together, while the first are large
+     * (every kernel call prepares its activation once). Each row's result does not depend on
+     * who computes it or with which neighbours (the kernels' arithmetic per row is fixed), so
+     * the output is the same bit for bit. */
     for (;;) {
-        const int64_t r_begin = nth == 1 ? 0 : atomic_fetch_add_explicit(&c->mm_next, chunk, memory_order_relaxed);
-        if (r_begin >= total) break;
-        const int64_t r_end = nth == 1 ? total : (r_begin + chunk < total ? r_begin + chunk : total);
+        int64_t r_begin, r_end;
+        if (nth == 1) {
+            r_begin = 0;
+            r_end = total;
+        } else {
+            int_fast64_t cur = atomic_load_explicit(&c->mm_next, memory_order_relaxed);
+            int64_t chunk;
+            do {
+                if (cur >= total) break;
+                chunk = ((total - cur) / (2 * nth) + 15) / 16 * 16;
+                if (chunk < MM_MIN_CHUNK) chunk = MM_MIN_CHUNK;
+            } while (!atomic_compare_exchange_weak_explicit(&c->mm_next, &cur, cur + chunk, memory_order_relaxed,
+                                                            memory_order_relaxed));
+            if (cur >= total) break;
+            r_begin = cur;
+            r_end = cur + chunk < total ? cur + chunk : total;
+        }
         matmul_rows(c, x, n_tok, outs, n_outs, act_types, slot, n, r_begin, r_end);
         if (nth == 1) break;
     }
