@@ -141,9 +141,8 @@ static int convert_tensor(qs_applied *a, int64_t i, int to, job *j, float *fbuf,
     const gguf_tensor *t = mt->t;
     const int64_t ne0 = t->ne[0], rows = t->n_elements / ne0;
     const uint64_t out_row = qs_type_row_bytes(to, ne0), bytes = out_row * (uint64_t)rows;
-    void *buf = NULL;
-    /* 64-byte alignment: whole cache lines for the kernels' row loads */
-    if (posix_memalign(&buf, 64, bytes ? (size_t)bytes : 64) != 0) {
+    void *buf = qs_infer_weights_alloc(bytes);
+    if (!buf) {
         qs_error_set(err, "%s: out of memory for %llu bytes of %s", mt->name, (unsigned long long)bytes,
                      qs_type_name(to));
         return QS_ENOMEM;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "kvcache.h"
@@ -264,6 +265,20 @@ static int bind_layer(qs_infer_model *m, int il, qs_error *err) {
         return QS_ERR;
 #undef NAME
     return QS_OK;
+}
+
+void *qs_infer_weights_alloc(uint64_t nbytes) {
+    const uint64_t huge = (uint64_t)2 << 20;
+    if ((uint64_t)(size_t)nbytes != nbytes) return NULL;
+    void *buf = NULL;
+    if (nbytes >= huge) {
+        if (posix_memalign(&buf, (size_t)huge, (size_t)nbytes) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+        madvise(buf, (size_t)(nbytes / huge * huge), MADV_HUGEPAGE); /* advisory */
+#endif
+        return buf;
+    }
+    return posix_memalign(&buf, 64, nbytes ? (size_t)nbytes : 64) == 0 ? buf : NULL;
 }
 
 qs_infer_model *qs_infer_model_load(const gguf_file *f, qs_error *err) {

@@ -146,6 +146,14 @@ void qs_infer_model_free(qs_infer_model *m);
 int qs_infer_model_set_weight(qs_infer_model *m, const char *name, int type, const void *data,
                               uint64_t nbytes, qs_error *err);
 
+/* Memory for nbytes of weights to give qs_infer_model_set_weight (NULL when out of memory;
+ * free() releases it). At least 64-byte aligned (whole cache lines for the kernels' row loads).
+ * From 2 MiB up it starts on a 2 MiB boundary and its whole 2 MiB stretches are advised
+ * MADV_HUGEPAGE, as gguf_advise_stream does for the mapping: the engine streams every weight
+ * once per token, and one TLB entry then covers 2 MiB of it (the tail stays on small pages, so
+ * no huge page is left mostly empty). */
+void *qs_infer_weights_alloc(uint64_t nbytes);
+
 /* The view of a weight by tensor name, or NULL. */
 const qs_weight *qs_infer_model_weight(const qs_infer_model *m, const char *name);
 

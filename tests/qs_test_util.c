@@ -3,6 +3,7 @@
 #include "qs_fp16.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,4 +113,25 @@ const char *qs_test_tmpdir(void) {
         if (!mkdtemp(dir)) fail_msg("mkdtemp failed");
     }
     return dir;
+}
+
+void qs_test_vm_flags(const void *p, char *out, size_t cap) {
+    if (cap) out[0] = 0;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return;
+    char line[512];
+    bool in = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        const char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+        if (dash && space && dash < space && sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+            continue;
+        }
+        if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(out, cap, "%s", line + 8);
+            break;
+        }
+    }
+    fclose(f);
 }

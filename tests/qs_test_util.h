@@ -45,6 +45,10 @@ double qs_test_rmse(const float *a, const float *b, int64_t n);
  * skipped with a printed reason. */
 const char *qs_test_shared_path(const char *rel, char *buf, size_t bufsize);
 
+/* The VmFlags of the mapping holding address p, from /proc/self/smaps (e.g. " rd mr mw me hg"
+ * with "hg" for MADV_HUGEPAGE), into out; "" when not found or unreadable. */
+void qs_test_vm_flags(const void *p, char *out, size_t cap);
+
 /* A fresh temporary directory for the test (removed by the OS tmp cleaner, not by us). */
 const char *qs_test_tmpdir(void);
 

@@ -627,27 +627,6 @@ static void test_exact_bytes(void **state) {
     free(e.p);
 }
 
-/* The flags line of the mapping that holds address p in /proc/self/smaps ("" when not found). */
-static void vm_flags_of(const void *p, char *out, size_t cap) {
-    out[0] = 0;
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (!f) return;
-    char line[512];
-    bool in = false;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-            continue;
-        }
-        if (in && strncmp(line, "VmFlags:", 8) == 0) {
-            snprintf(out, cap, "%s", line + 8);
-            break;
-        }
-    }
-    fclose(f);
-}
-
 /* gguf_advise_stream: a file of 4 MiB gets MADV_HUGEPAGE on its mapping (the kernel shows it
  * as "hg" in the mapping's VmFlags); in-memory images and files under 2 MiB are left alone. */
 static void test_advise_stream(void **state) {
@@ -669,7 +648,7 @@ static void test_advise_stream(void **state) {
     gguf_file *f = gguf_open(out, &err);
     assert_non_null(f);
     char flags[512];
-    vm_flags_of(f->map, flags, sizeof flags);
+    qs_test_vm_flags(f->map, flags, sizeof flags);
     if (!flags[0]) {
         gguf_close(f);
         skip(); /* no /proc/self/smaps here */
@@ -677,7 +656,7 @@ static void test_advise_stream(void **state) {
     assert_null(strstr(flags, " hg"));
     bool thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
     assert_true(gguf_advise_stream(f) == thp);
-    vm_flags_of(f->map, flags, sizeof flags);
+    qs_test_vm_flags(f->map, flags, sizeof flags);
     if (thp) assert_non_null(strstr(flags, " hg"));
     /* the data still reads the same */
     assert_int_equal(f->map[0], 'G');

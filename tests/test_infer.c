@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gguf.h"
 #include "infer.h"
@@ -126,6 +127,36 @@ static double max_abs(const float *a, int n) {
 }
 
 /* ---------------------------------------------------------------- stories260K vs llama.cpp */
+
+/* qs_infer_weights_alloc: 6 MiB + 100 bytes start on a 2 MiB boundary, the three whole 2 MiB
+ * stretches carry MADV_HUGEPAGE ("hg" in the mapping's VmFlags) and the tail does not; small
+ * sizes are 64-byte aligned; every byte can be written. */
+static void test_weights_alloc(void **state) {
+    (void)state;
+    const uint64_t mib2 = (uint64_t)2 << 20, big = 3 * mib2 + 100;
+    uint8_t *p = qs_infer_weights_alloc(big);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % mib2, 0);
+    memset(p, 0x5a, (size_t)big);
+    assert_int_equal(p[big - 1], 0x5a);
+    char flags[512];
+    qs_test_vm_flags(p, flags, sizeof flags);
+    if (flags[0] && access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0) {
+        assert_non_null(strstr(flags, " hg"));
+        qs_test_vm_flags(p + 3 * mib2 - 1, flags, sizeof flags);
+        assert_non_null(strstr(flags, " hg"));
+        qs_test_vm_flags(p + 3 * mib2, flags, sizeof flags); /* the tail: small pages */
+        assert_true(flags[0] && !strstr(flags, " hg"));
+    }
+    free(p);
+    for (uint64_t n = 0; n < 5000; n = n * 3 + 1) {
+        uint8_t *q = qs_infer_weights_alloc(n);
+        assert_non_null(q);
+        assert_int_equal((uintptr_t)q % 64, 0);
+        memset(q, 1, (size_t)n);
+        free(q);
+    }
+}
 
 static void test_stories_greedy_matches_llamacpp(void **state) {
     (void)state;
@@ -1027,6 +1058,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_weights_alloc),
         cmocka_unit_test(test_stories_greedy_matches_llamacpp),
         cmocka_unit_test(test_stories_logits_match_llamacpp),
         cmocka_unit_test(test_batched_equals_sequential),
