@@ -690,13 +690,22 @@ void gguf_close(gguf_file *f) {
     free(fp);
 }
 
-bool gguf_advise_stream(const gguf_file *f) {
+bool gguf_advise_stream(const gguf_file *f, const gguf_tensor *skip) {
     if (!f) return false;
     const gguf_file_priv *fp = priv_of(f);
     if (fp->map_len < (2u << 20)) return false;
-#ifdef MADV_HUGEPAGE
-    return madvise((void *)(uintptr_t)f->map, (size_t)fp->map_len, MADV_HUGEPAGE) == 0;
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
+    if (madvise((void *)(uintptr_t)f->map, (size_t)fp->map_len, MADV_HUGEPAGE) != 0) return false;
+    if (skip && skip->nbytes > 0) {
+        /* the pages wholly inside the tensor (madvise works on whole pages) */
+        const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        const uintptr_t lo = ((uintptr_t)skip->data + page - 1) / page * page;
+        const uintptr_t hi = ((uintptr_t)skip->data + (uintptr_t)skip->nbytes) / page * page;
+        if (page > 0 && hi > lo) madvise((void *)lo, hi - lo, MADV_NOHUGEPAGE);
+    }
+    return true;
 #else
+    (void)skip;
     return false;
 #endif
 }

@@ -100,11 +100,14 @@ void gguf_close(gguf_file *f);
 /* Advises the kernel that the mapped file will be streamed whole, again and again (the
  * inference engine reads every weight once per token): MADV_HUGEPAGE on the mapping, so pages
  * read from disk after the call come as 2 MiB folios mapped by one TLB entry each. Pages the
- * page cache already holds keep their size. Advisory: returns true when the advice was taken,
- * false for in-memory images, tiny files and kernels without transparent huge pages.
- * Measured (2026-11-24, llama-3.2-1B-shape Q4_0 synth, 2 threads, file evicted first):
+ * page cache already holds keep their size. skip (may be NULL) is a tensor read a few rows at
+ * a time (token embeddings used only for lookup): it keeps small pages (MADV_NOHUGEPAGE), so
+ * looking up a row does not read and map 2 MiB around it. Advisory: returns true when the
+ * advice was taken, false for in-memory images, files under 2 MiB and kernels without
+ * transparent huge pages.
+ * Measured (2026-11-23, llama-3.2-1B-shape Q4_0 synth, 2 threads, file evicted first):
  * decode 39-42 tok/s with 4 KiB pages, 43-44 with the advice (bench/bench_infer). */
-bool gguf_advise_stream(const gguf_file *f);
+bool gguf_advise_stream(const gguf_file *f, const gguf_tensor *skip);
 
 /* Lookups: index or -1. Both use hash tables built at open (O(1)). */
 int64_t gguf_find_key(const gguf_file *f, const char *key);

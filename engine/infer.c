@@ -289,7 +289,6 @@ qs_infer_model *qs_infer_model_load(const gguf_file *f, qs_error *err) {
         return NULL;
     }
     m->file = f;
-    gguf_advise_stream(f); /* every weight is read once per token: huge pages where the kernel has them */
     qs_infer_hparams *hp = &m->hp;
     if (read_hparams(f, hp, err)) goto fail;
 
@@ -321,6 +320,9 @@ qs_infer_model *qs_infer_model_load(const gguf_file *f, qs_error *err) {
         hp->tied_embeddings = true;
     }
     if (check_dot(m, &m->output, err)) goto fail;
+    /* every matrix is read whole once per token: huge pages where the kernel has them; the
+     * embeddings only when they are also the output matrix (else a row per token is read) */
+    gguf_advise_stream(f, hp->tied_embeddings ? NULL : te);
     if (bind_vector(m, "output.bias", hp->n_vocab, false, &m->output_b, err)) goto fail;
     if (bind_vector(m, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs, err))
         goto fail;

@@ -627,8 +627,9 @@ static void test_exact_bytes(void **state) {
     free(e.p);
 }
 
-/* gguf_advise_stream: a file of 4 MiB gets MADV_HUGEPAGE on its mapping (the kernel shows it
- * as "hg" in the mapping's VmFlags); in-memory images and files under 2 MiB are left alone. */
+/* gguf_advise_stream: a file of two 4 MiB tensors gets MADV_HUGEPAGE on its mapping (the
+ * kernel shows it as "hg" in the mapping's VmFlags), except the pages of the tensor to skip
+ * ("nh"); in-memory images and files under 2 MiB are left alone. */
 static void test_advise_stream(void **state) {
     (void)state;
     char out[512];
@@ -639,8 +640,10 @@ static void test_advise_stream(void **state) {
     assert_int_equal(gguf_writer_set_str(w, "general.architecture", "llama"), QS_OK);
     int64_t ne[2] = {1024, 1024};
     assert_int_equal(gguf_writer_add_tensor(w, "w", QS_TYPE_F32, 2, ne), QS_OK);
+    assert_int_equal(gguf_writer_add_tensor(w, "embd", QS_TYPE_F32, 2, ne), QS_OK);
     float *d = calloc(1024 * 1024, sizeof *d);
     assert_non_null(d);
+    assert_int_equal(gguf_writer_write(w, d, 1024 * 1024 * sizeof *d), QS_OK);
     assert_int_equal(gguf_writer_write(w, d, 1024 * 1024 * sizeof *d), QS_OK);
     free(d);
     assert_int_equal(gguf_writer_finish(w, &err), QS_OK);
@@ -655,9 +658,18 @@ static void test_advise_stream(void **state) {
     }
     assert_null(strstr(flags, " hg"));
     bool thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
-    assert_true(gguf_advise_stream(f) == thp);
-    qs_test_vm_flags(f->map, flags, sizeof flags);
-    if (thp) assert_non_null(strstr(flags, " hg"));
+    const gguf_tensor *tw = &f->tensors[gguf_find_tensor(f, "w")];
+    const gguf_tensor *te = &f->tensors[gguf_find_tensor(f, "embd")];
+    assert_true(gguf_advise_stream(f, te) == thp);
+    if (thp) {
+        qs_test_vm_flags(f->map, flags, sizeof flags);
+        assert_non_null(strstr(flags, " hg"));
+        qs_test_vm_flags(tw->data + tw->nbytes / 2, flags, sizeof flags);
+        assert_non_null(strstr(flags, " hg"));
+        qs_test_vm_flags(te->data + te->nbytes / 2, flags, sizeof flags);
+        assert_null(strstr(flags, " hg"));
+        assert_non_null(strstr(flags, " nh"));
+    }
     /* the data still reads the same */
     assert_int_equal(f->map[0], 'G');
     gguf_close(f);
@@ -671,14 +683,14 @@ static void test_advise_stream(void **state) {
     assert_int_equal(gguf_writer_finish(w, &err), QS_OK);
     f = gguf_open(small, &err);
     assert_non_null(f);
-    assert_false(gguf_advise_stream(f));
+    assert_false(gguf_advise_stream(f, NULL));
     size_t n;
     uint8_t *img = read_all(out, &n);
     assert_non_null(img);
     gguf_file *m = gguf_open_memory(img, n, "stream.gguf", &err);
     assert_non_null(m);
-    assert_false(gguf_advise_stream(m)); /* not a mapping of ours */
-    assert_false(gguf_advise_stream(NULL));
+    assert_false(gguf_advise_stream(m, NULL)); /* not a mapping of ours */
+    assert_false(gguf_advise_stream(NULL, NULL));
     gguf_close(m);
     free(img);
     gguf_close(f);
