@@ -206,6 +206,7 @@ int cmd_bench(int argc, char **argv) {
     summarize(&tg, (int)reps);
 
     const uint64_t hwm = qs_proc_self_bytes("VmHWM"), qbytes = cli_engine_quantized_bytes(&e);
+    const uint64_t huge = qs_proc_self_huge_bytes();
     const uint64_t wbytes = e.has_plan ? e.cp.p.bytes : e.cp.m->tensor_bytes;
     const int nthreads = qs_infer_n_threads(ctx);
     char pname[32], gname[32];
@@ -225,6 +226,7 @@ int cmd_bench(int argc, char **argv) {
         if (n_gen > 0) json_array_append_new(tests, json_test(gname, (int)n_gen, &tg, (int)reps));
         json_object_set_new(o, "tests", tests);
         json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)hwm));
+        json_object_set_new(o, "huge_page_bytes", json_integer((json_int_t)huge));
         json_object_set_new(o, "quantize_seconds", cli_json_real(e.apply_ms / 1e3));
         cli_json_print(o);
     } else {
@@ -246,7 +248,7 @@ int cmd_bench(int argc, char **argv) {
         printf("peak RSS %s; %s of weights quantized in memory", cli_fmt_bytes(hwm, a, sizeof a),
                cli_fmt_bytes(qbytes, b, sizeof b));
         if (e.has_plan) printf(" (%d tensors, %.2f s)", e.stats.n_redone, e.apply_ms / 1e3);
-        printf("\n");
+        printf("; %s resident on 2 MiB pages\n", cli_fmt_bytes(huge, a, sizeof a));
     }
 done:
     free(toks);

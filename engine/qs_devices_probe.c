@@ -67,8 +67,8 @@ int qs_devices_probe_nvidia(qs_device *out, int max, int *n, qs_error *err) {
     return rc;
 }
 
-uint64_t qs_proc_self_bytes(const char *field) {
-    FILE *f = fopen("/proc/self/status", "r");
+uint64_t qs_proc_field_bytes(const char *path, const char *field) {
+    FILE *f = fopen(path, "r");
     if (!f) return 0;
     char line[256];
     uint64_t kb = 0;
@@ -80,4 +80,11 @@ uint64_t qs_proc_self_bytes(const char *field) {
         }
     fclose(f);
     return kb * 1024;
+}
+
+uint64_t qs_proc_self_bytes(const char *field) { return qs_proc_field_bytes("/proc/self/status", field); }
+
+uint64_t qs_proc_self_huge_bytes(void) {
+    return qs_proc_field_bytes("/proc/self/smaps_rollup", "AnonHugePages") +
+           qs_proc_field_bytes("/proc/self/smaps_rollup", "FilePmdMapped");
 }

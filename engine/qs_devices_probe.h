@@ -14,8 +14,13 @@ int qs_devices_probe_host(const char *path, qs_device *out, qs_error *err);
  * machine without NVIDIA GPUs). QS_ERR only when its output cannot be parsed. */
 int qs_devices_probe_nvidia(qs_device *out, int max, int *n, qs_error *err);
 
-/* This process's memory: a /proc/self/status field given in kB there ("VmRSS", "VmHWM",
- * "RssAnon", ...), in bytes; 0 when the file or the field is unavailable. */
+/* A "Field:   N kB" line of a /proc file (status, smaps_rollup, meminfo), in bytes; 0 when
+ * the file or the field is unavailable. */
+uint64_t qs_proc_field_bytes(const char *path, const char *field);
+/* This process's memory: a /proc/self/status field ("VmRSS", "VmHWM", "RssAnon", ...). */
 uint64_t qs_proc_self_bytes(const char *field);
+/* This process's resident memory on 2 MiB pages: AnonHugePages + FilePmdMapped of
+ * /proc/self/smaps_rollup (weights quantized in memory, and the model file's mapped pages). */
+uint64_t qs_proc_self_huge_bytes(void);
 
 #endif

@@ -116,9 +116,10 @@ expect 0 "bench" -- "$QS" bench "$M" -p 32 -n 8 -r 2 -t 1
 has out "pp32" "pp line"
 has out "tg8" "tg line"
 has out "peak RSS" "rss line"
+has out "resident on 2 MiB pages" "huge pages line"
 has out "as stored" "plan description"
 expect 0 "bench --json" -- "$QS" bench "$M" -p 32 -n 8 -r 3 --json
-json "[t['test'] for t in d['tests']]==['pp32','tg8'] and all(t['median_ts']>0 and len(t['samples_ts'])==3 and t['min_ts']<=t['median_ts']<=t['max_ts'] for t in d['tests']) and d['reps']==3 and d['peak_rss_bytes']>0 and d['quantized_bytes']==0 and d['params']==292800 and d['weight_bytes']==292800*4"
+json "[t['test'] for t in d['tests']]==['pp32','tg8'] and all(t['median_ts']>0 and len(t['samples_ts'])==3 and t['min_ts']<=t['median_ts']<=t['max_ts'] for t in d['tests']) and d['reps']==3 and d['peak_rss_bytes']>0 and 0<=d['huge_page_bytes']<=d['peak_rss_bytes'] and d['quantized_bytes']==0 and d['params']==292800 and d['weight_bytes']==292800*4"
 # Q8_0: every matrix is converted, the 11 norm vectors (64 floats) stay F32 in the map
 expect 0 "bench --preset --json" -- "$QS" bench "$M" --preset Q8_0 -p 16 -n 0 -r 1 --json
 json "[t['test'] for t in d['tests']]==['pp16'] and d['weight_bytes']-d['quantized_bytes']==11*64*4 and d['plan']=='preset Q8_0' and d['peak_rss_bytes']>=d['quantized_bytes']"

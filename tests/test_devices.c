@@ -149,12 +149,34 @@ static void test_probe_this_machine(void **state) {
     for (int i = 0; i < n; i++) assert_true(g[i].mem_total > 0);
 }
 
+/* qs_proc_field_bytes on a smaps_rollup-like text: whole field names only, kB -> bytes, 0 for a
+ * missing field or file; this process's own VmRSS is a plausible size. */
+static void test_proc_fields(void **state) {
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/smaps_rollup", qs_test_tmpdir());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("00400000-7ffd [rollup]\nRss:              752428 kB\nAnonHugePagesX:  1 kB\n"
+          "AnonHugePages:      4096 kB\nFilePmdMapped:    737280 kB\n", f);
+    fclose(f);
+    assert_int_equal(qs_proc_field_bytes(path, "Rss"), 752428ull * 1024);
+    assert_int_equal(qs_proc_field_bytes(path, "AnonHugePages"), 4096ull * 1024);
+    assert_int_equal(qs_proc_field_bytes(path, "FilePmdMapped"), 737280ull * 1024);
+    assert_int_equal(qs_proc_field_bytes(path, "Anon"), 0);
+    assert_int_equal(qs_proc_field_bytes("/nonexistent/status", "VmRSS"), 0);
+    const uint64_t rss = qs_proc_self_bytes("VmRSS");
+    assert_true(rss > 64 * 1024 && rss < ((uint64_t)1 << 40));
+    assert_true(qs_proc_self_bytes("VmHWM") > 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_presets),
         cmocka_unit_test(test_parse_meminfo),
         cmocka_unit_test(test_parse_nvidia_smi),
         cmocka_unit_test(test_probe_this_machine),
+        cmocka_unit_test(test_proc_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
