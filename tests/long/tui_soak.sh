@@ -170,9 +170,25 @@ assert not any("q" in w for w in WORDS + BAD_RE + GOOD_RE + SEARCH + CTX + PATHS
 def text(s):
     return [("-l", "--", s)] if s else []
 
+# experiment knobs (see the header): CHAT=0 sends no chat messages, RESIZES=0 no resizes, VIEW=N
+# stays in view N (1-6) with that view's keys and movement only
+chat_on = os.environ.get("CHAT", "1") != "0"
+resize_p = 0.06 if os.environ.get("RESIZES", "1") != "0" else 0.0
+one_view = os.environ.get("VIEW", "")
+VIEW_KEYS = {"1": NAV, "2": NAV + LAYERS, "3": NAV + MEMORY, "4": NAV + ERRORS, "5": NAV + TRADE,
+             "6": NAV + CHATK}
+if one_view and one_view not in VIEW_KEYS:
+    sys.exit("tui_soak: VIEW must be 1-6")
+
 def macro():
     """One weighted step: a list of keys ("Name" or ("-l", literal)) and a pause after it."""
+    if one_view:  # the view's own keys (a "/" or "R" overlay is left with Escape); chat sends too
+        if one_view == "6" and chat_on and rng.random() < 0.1:
+            return ["6"] + text(rng.choice(WORDS)) + ["Enter"], rng.choice([0.05, 0.2, 0.5])
+        return [one_view, rng.choice(VIEW_KEYS[one_view]), rng.choice(VIEW_KEYS[one_view] + ["Escape"])], 0
     r = rng.random()
+    if not chat_on and 0.73 <= r < 0.80:
+        return [rng.choice(NAV + VIEWS)], 0
     if r < 0.30:
         return [rng.choice(NAV)], 0
     if r < 0.40:
@@ -236,7 +252,7 @@ next_print = 1000
 size = (120, 40)
 print("tui_soak: %s, %d keys, seed %d, pid %d, VmRSS at start %d KiB" % (qs, n_keys, seed, pid, rss0), flush=True)
 while sent < n_keys:
-    if rng.random() < 0.06:
+    if rng.random() < resize_p:
         size = (rng.randint(20, 250), rng.randint(6, 80))
         tm("resize-window", "-t", "soak", "-x", str(size[0]), "-y", str(size[1]))
         resizes += 1
