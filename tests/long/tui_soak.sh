@@ -15,32 +15,42 @@
 # Checks, besides that exit:
 #   - alive throughout: the process is checked every 25 keys and after every resize;
 #   - memory flat (Release; ASan's quarantine and shadow memory make RSS meaningless there, so
-#     there it is printed only): after a warm-up (the terminal at 250x80 once, so ncurses'
-#     screens have their largest size from the start), let P1 be the peak VmRSS over keys
-#     10%..50% of the run (the first 10% allocate error metrics, the chat's contexts,
-#     re-quantized copies) and P2 the peak over the last 50%. Flat means P2 <= P1 + FLAT_KIB
-#     (default 4096 KiB): over 5,000 keys, growth above ~1.6 KiB per key fails. (RSS does creep
-#     by ~0.5-1 KiB per key while the live heap stays flat: see tests/long/README.md.)
+#     there it is printed only). Measured: RssAnon (anonymous pages: the heaps, the malloc arenas
+#     of the worker threads, stacks; not file pages such as the libraries or the model mapping,
+#     which come and go with the page cache) and the heap in use, which the program writes to a
+#     file (QS_TUI_MEMSTATS, glibc mallinfo2). After a warm-up (the terminal at 250x80 once, so
+#     ncurses' screens have their largest size from the start), flat means: over the last 50% of
+#     the keys, RssAnon never exceeds the heap in use by more than FLAT_KIB (default 2048 KiB),
+#     i.e. the allocator keeps at most 2 MiB of freed pages resident. RSS itself may follow what
+#     the program really holds (both chat contexts in A/B mode at a 2,048-token context: ~5 MiB
+#     more), so it is printed, not checked. Pages allocated but not yet touched (the unfilled part
+#     of a KV cache) count against the excess: it is a lower bound. Before the fix described in
+#     tests/long/README.md (freed pages kept in the workers' malloc arenas) the excess reached
+#     +5.1 MiB over the 8,000 keys of seed 3 and +6.4 MiB over 12,000 keys of seed 1; after it,
+#     at most +0.8 MiB. Without glibc (no heap figures) the peak RssAnon of the last 50% may
+#     exceed that of keys 10%..50% by at most 2 x FLAT_KIB.
 # The key sequence depends only on SEED (default 1): a failure is replayed with the same SEED
 # (timing differs: replies stream in the background while keys arrive).
 #
 # Usage: bash tests/long/tui_soak.sh QUANTSCOPE [KEYS]     (KEYS default 5000)
-# Environment: SEED, FLAT_KIB (negative: do not check), MODEL (default
+# Environment: SEED, FLAT_KIB (negative: do not check), CHAT=0 (no chat sends), RESIZES=0 (no
+#   resizes), VIEW=N (stay in view N, 1-6, with its own keys), MODEL (default
 #   ../shared/models/stories260K.gguf beside the repository), KEY_DELAY (seconds between keys,
-#   default 0.01), KEEP=1 keeps the temporary directory (its path is printed), WRAP (a command
+#   default 0.01), SAMPLES=FILE writes every sample (keys, VmRSS, RssAnon, heap in use in KiB),
+#   KEEP=1 keeps the temporary directory (its path is printed), WRAP (a command
 #   the program runs under, e.g. WRAP="heaptrack -o /tmp/soak" to see what holds memory;
 #   heaptrack's own lines on stderr then fail the empty-stderr check, which is expected).
 # tests/long/run_long.sh runs it on the Release binary (5,000 keys) and the ASan binary (1,500).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-[ $# -ge 1 ] || { sed -n '2,34p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,43p' "$0" >&2; exit 2; }
 QS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 KEYS=${2:-5000}
 MODEL=${MODEL:-$here/../../../shared/models/stories260K.gguf}
 [ -r "$MODEL" ] || { echo "tui_soak: $MODEL not found" >&2; exit 1; }
 command -v tmux >/dev/null || { echo "tui_soak: tmux not found" >&2; exit 1; }
 MODEL=$(cd "$(dirname "$MODEL")" && pwd)/$(basename "$MODEL")
-exec python3 - "$QS" "$KEYS" "$MODEL" "${SEED:-1}" "${FLAT_KIB:-4096}" "${KEY_DELAY:-0.01}" "${KEEP:-0}" <<'PY'
+exec python3 - "$QS" "$KEYS" "$MODEL" "${SEED:-1}" "${FLAT_KIB:-2048}" "${KEY_DELAY:-0.01}" "${KEEP:-0}" <<'PY'
 import atexit, os, random, shutil, subprocess, sys, tempfile, time
 
 qs, n_keys, model, seed, flat_kib, delay, keep = sys.argv[1:8]
@@ -342,7 +352,6 @@ def peaks(f):
 p1, p2 = peaks(lambda x: x[1])   # VmRSS
 a1, a2 = peaks(lambda x: x[2])   # RssAnon
 have_use = all(x[3] is not None for x in samples)
-u1, u2 = peaks(lambda x: x[3]) if have_use else (0, 0)
 print("tui_soak: %d keys (%d chat sends, %d resizes) in %.0f s, exit 0; VmRSS %d KiB at start, "
       "%d KiB at the end; RssAnon %d KiB at start, %d KiB at the end; VmHWM %d KiB at start, %d KiB "
       "at the end; peak VmRSS %d KiB over keys 10-50%%, %d KiB over the last 50%% (%+d KiB); peak "
@@ -350,15 +359,25 @@ print("tui_soak: %d keys (%d chat sends, %d resizes) in %.0f s, exit 0; VmRSS %d
       "%d at most, %d at the end" %
       (sent, chats, resizes, secs, rss0, rss1, anon0, anon1, hwm0, hwm1, p1, p2, p2 - p1, a1, a2, a2 - a1,
        thr0, max_thr, thr1), flush=True)
+if os.environ.get("SAMPLES"):
+    with open(os.environ["SAMPLES"], "w") as f:
+        f.write("keys vmrss_kib rssanon_kib heap_in_use_kib\n")
+        for x in samples:
+            f.write("%d %d %d %s\n" % (x[0], x[1], x[2], x[3] if x[3] is not None else "-"))
 if have_use:
-    print("tui_soak: heap in use %d KiB at start, %d KiB at the end; peak %d KiB over keys 10-50%%, %d KiB "
-          "over the last 50%% (%+d KiB); RssAnon growth beyond it %+d KiB (limit %d KiB)" %
-          (use0, use1, u1, u2, u2 - u1, (a2 - a1) - max(0, u2 - u1), flat_kib), flush=True)
-# flat: the peak RssAnon of the second half exceeds that of keys 10-50% by at most FLAT_KIB more
-# than the peak heap in use grew (a chat's contexts at a larger context, both sides in A/B mode)
-if flat_kib >= 0 and (a2 - a1) - max(0, u2 - u1) > flat_kib:
-    fail("memory not flat: peak RssAnon grew by %d KiB in the second half, the heap in use by %d KiB "
-         "(limit %d KiB beyond it)" % (a2 - a1, u2 - u1, flat_kib))
+    # what the allocator keeps resident beyond the heap in use (pages allocated but not yet
+    # touched, such as the unfilled part of a KV cache, count against it: a lower bound)
+    u1, u2 = peaks(lambda x: x[3])
+    e1, e2 = peaks(lambda x: x[2] - x[3])
+    print("tui_soak: heap in use %d KiB at start, %d KiB at the end, peak %d KiB over keys 10-50%%, %d "
+          "KiB over the last 50%%; RssAnon - heap in use: %+d KiB at start, %+d KiB at the end, peak %+d "
+          "KiB over keys 10-50%%, %+d KiB over the last 50%% (limit %d KiB)" %
+          (use0, use1, u1, u2, anon0 - use0, anon1 - use1, e1, e2, flat_kib), flush=True)
+    if flat_kib >= 0 and e2 > flat_kib:
+        fail("memory not flat: RssAnon exceeded the heap in use by %d KiB in the second half (limit %d KiB)"
+             % (e2, flat_kib))
+elif flat_kib >= 0 and a2 > a1 + 2 * flat_kib:  # no heap figures (not glibc): RssAnon itself
+    fail("memory not flat: peak RssAnon grew by %d KiB in the second half (limit %d KiB)" % (a2 - a1, 2 * flat_kib))
 cleanup()
 print("tui_soak: ok")
 PY
