@@ -150,7 +150,8 @@ def in_use_kib():
     """The heap the program holds (QS_TUI_MEMSTATS, written by the program), None if absent."""
     try:
         f = open(memstats).read().split()
-        return int(f[1]) // 1024
+        v = int(f[1]) // 1024
+        return v if v > 0 else None  # 0: not glibc's allocator (ASan's), no figure
     except (OSError, IndexError, ValueError):
         return None
 
