@@ -36,7 +36,7 @@
  * posting order.
  *
  * Memory: when a job has run and no job is queued, its worker gives the free heap pages back to
- * the system (glibc malloc_trim, about a millisecond on the explorer's heap) before the job is
+ * the system (glibc malloc_trim: ~1 ms of the worker's CPU for a few hundred free chunks) before the job is
  * reported ended: glibc keeps what each worker frees in that worker's own arena, and the jobs'
  * buffers of many sizes otherwise stayed resident (tests/long/README.md).
  *
