@@ -4,6 +4,9 @@
 
 #include <curses.h>
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <langinfo.h>
 #include <locale.h>
 #include <poll.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tui_chat.h"
@@ -354,6 +358,34 @@ static void on_key(tui_ui *ui, int ch) {
     }
 }
 
+/* ---- heap figures for the long-run tests ---------------------------------------------------- */
+
+/* QS_TUI_MEMSTATS=FILE (a test aid, tests/long/tui_soak.sh): at most every 50 ms, after a frame,
+ * FILE is replaced (written beside it, then renamed) by one line "in_use BYTES free BYTES":
+ * the bytes the allocator has handed out and not got back (glibc mallinfo2: uordblks + hblkhd)
+ * and those it holds free (fordblks). The soak subtracts in_use from RssAnon, so what the
+ * program legitimately holds at the moment (a chat's contexts, error tables) does not hide or
+ * fake a creep of memory the allocator keeps. Without glibc >= 2.33 nothing is written. */
+static void write_memstats(const char *path, int64_t *last_ns) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (*last_ns && now - *last_ns < 50000000) return;
+    *last_ns = now;
+    struct mallinfo2 mi = mallinfo2();
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return;
+    FILE *f = fopen(tmp, "w");
+    if (!f) return;
+    fprintf(f, "in_use %zu free %zu\n", mi.uordblks + mi.hblkhd, mi.fordblks);
+    if (fclose(f) == 0) rename(tmp, path);
+#else
+    (void)path;
+    (void)last_ns;
+#endif
+}
+
 /* ---- run ----------------------------------------------------------------------------------- */
 
 static bool locale_utf8(void) {
@@ -449,6 +481,8 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
         sigaction(SIGWINCH, &sa, NULL);
     }
 
+    const char *memstats = getenv("QS_TUI_MEMSTATS");
+    int64_t memstats_ns = 0;
     draw(ui);
     while (!ui->quit) {
         bool woke = false;
@@ -467,6 +501,7 @@ int tui_run(const char *model_path, const char *plan_path, const char *theme, qs
             if (!ui->quit) draw(ui);
         }
         if (woke || pr <= 0) draw(ui);
+        if (memstats && *memstats) write_memstats(memstats, &memstats_ns);
     }
     if (chained) sigaction(SIGWINCH, &old, NULL);
     g_events = NULL;

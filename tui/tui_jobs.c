@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -54,6 +57,18 @@ static tui_job *take_locked(tui_jobs *j) {
     return job;
 }
 
+/* Worker, no lock held: gives the pages of free heap memory back to the system. glibc keeps what
+ * a thread frees in that thread's own arena (one per worker, besides the main heap) and returns
+ * only a free top of the heap; the jobs allocate and free buffers of many sizes (per-tensor
+ * copies and errors, re-quantized tensors, contexts), so each arena's free holes stayed resident
+ * and RSS crept up over long sessions while the live heap stayed flat (tests/long/README.md).
+ * malloc_trim also releases whole free pages inside every arena. Elsewhere: nothing to do. */
+static void release_free_pages(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
+
 static void *worker_main(void *arg) {
     tui_jobs *j = arg;
     pthread_mutex_lock(&j->lock);
@@ -67,11 +82,20 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&j->lock);
 
         qs_error err = {{0}};
-        int status = atomic_load(&job->cancel) ? QS_CANCELLED : job->run(job, job->arg, &err);
+        bool ran = !atomic_load(&job->cancel);
+        int status = ran ? job->run(job, job->arg, &err) : QS_CANCELLED;
         if (status != QS_OK && status != QS_CANCELLED && !err.msg[0])
             snprintf(err.msg, sizeof err.msg, "%s failed (status %d)", job->label, status);
 
         pthread_mutex_lock(&j->lock);
+        /* the job freed its buffers; when nothing waits to run, return their pages before the
+         * job is reported ended (so they are gone once tui_jobs_wait returns). A burst of
+         * superseding jobs trims once, after its last. */
+        if (ran && !j->queue) {
+            pthread_mutex_unlock(&j->lock);
+            release_free_pages();
+            pthread_mutex_lock(&j->lock);
+        }
         unlink_job(&j->active, job);
         if (!job->foreground) {
             j->bg_running--;

@@ -35,6 +35,11 @@
  * submission order. Everything one job posts (tui_job_post, then done) reaches the UI thread in
  * posting order.
  *
+ * Memory: when a job has run and no job is queued, its worker gives the free heap pages back to
+ * the system (glibc malloc_trim: ~1 ms of the worker's CPU for a few hundred free chunks) before
+ * the job is reported ended: glibc keeps what each worker frees in that worker's own arena, and
+ * the jobs' buffers of many sizes otherwise stayed resident (tests/long/README.md).
+ *
  * Threads: tui_jobs_init / submit / cancel / wait / list / shutdown are for the UI thread (they lock,
  * so other threads may call submit and cancel too). tui_job_progress, tui_job_cancelled,
  * tui_job_set_label and tui_job_post are for the job's own worker (progress may also be called

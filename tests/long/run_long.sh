@@ -13,8 +13,7 @@
 #   3. tui_soak.sh: the explorer in tmux, random keys from the key table and random resizes
 #      between 20x6 and 250x80 (see its header)
 #        a. Release binary, 5,000 keys: alive throughout, exit 0, empty stderr, memory flat
-#           (peak VmRSS over the last half of the keys no more than 4 MiB above the peak over
-#           keys 10%-50%);
+#           (median over the last half of the keys of RssAnon - heap in use at most 1 MiB);
 #        b. ASan binary, 1,500 keys: alive throughout, exit 0, no sanitizer report, no leak.
 # Each prints its memory figures as it goes and a summary. Took 11 minutes on a 2-core machine
 # busy with two fuzzers (most of it the ASan runs and the paced keys of the TUI soak); figures in
