@@ -4,6 +4,7 @@
  * tui_jobs_wait returns once a job has ended, its done call queued; the heap pages a job freed
  * are given back to the system by then (glibc: they stayed resident in the worker's arena). */
 #include "qs_test_util.h"
+#include "qs_devices_probe.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -336,18 +337,6 @@ static void test_wait(void **state) {
 #endif
 
 #ifndef QS_TEST_NO_RSS
-/* RssAnon of this process in KiB (-1: unreadable). */
-static long rss_anon_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "RssAnon:", 8)) v = strtol(line + 8, NULL, 10);
-    fclose(f);
-    return v;
-}
-
 enum { FRAG_N = 160, FRAG_BIG = 32 * 1024 };
 
 typedef struct frag {
@@ -384,28 +373,24 @@ static void test_freed_pages_returned(void **state) {
 #ifdef QS_TEST_NO_RSS
     skip();
 #else
-    tui_events ev;
-    tui_jobs jobs;
-    qs_error err;
-    assert_int_equal(tui_events_init(&ev, &err), QS_OK);
-    assert_int_equal(tui_jobs_init(&jobs, &ev, 1, 1, &err), QS_OK);
     static frag f;
     memset(&f, 0, sizeof f);
-    long before = rss_anon_kib();
-    if (before < 0) skip();
+    const long before = (long)(qs_proc_self_bytes("RssAnon") / 1024);
+    if (before <= 0) skip(); /* no /proc/self/status here */
+    tui_events ev;
+    tui_jobs jobs;
+    jobs_up(&ev, &jobs, 1, 1);
     tui_job_desc d = {.label = "fragment", .run = run_fragment, .arg = &f};
     uint64_t id = tui_jobs_submit(&jobs, &d);
     assert_true(id != 0);
     tui_jobs_wait(&jobs, id);
-    long after = rss_anon_kib();
+    const long after = (long)(qs_proc_self_bytes("RssAnon") / 1024);
     assert_int_equal(f.ok, 1);
     printf("RssAnon %ld KiB before the job, %ld KiB after it (%d KiB allocated and freed)\n", before, after,
            FRAG_N * FRAG_BIG / 1024);
     assert_true(after - before < 1024);
     for (int i = 0; i < FRAG_N; i++) free(f.pin[i]);
-    tui_jobs_shutdown(&jobs);
-    tui_events_drain(&ev, NULL);
-    tui_events_destroy(&ev);
+    jobs_down(&ev, &jobs);
 #endif
 }
 
