@@ -275,7 +275,7 @@ next_check = 25
 next_print = 1000
 size = (120, 40)
 print("tui_soak: %s, %d keys, seed %d, pid %d, VmRSS at start %d KiB, RssAnon %d KiB, heap in use %s KiB" %
-      (qs, n_keys, seed, pid, rss0, anon0, use0), flush=True)
+      (qs, n_keys, seed, pid, rss0, anon0, "n/a" if use0 is None else use0), flush=True)
 while sent < n_keys:
     if rng.random() < resize_p:
         size = (rng.randint(20, 250), rng.randint(6, 80))
@@ -313,7 +313,8 @@ while sent < n_keys:
     if sent >= next_print:
         next_print += 1000
         print("  %5d keys  %3d resizes  VmRSS %6d KiB  RssAnon %6d KiB  heap in use %6s KiB  VmHWM %6d KiB  "
-              "%2d threads  %.0f s" % (sent, resizes, rss, anon, use, hwm, thr, time.time() - t0), flush=True)
+              "%2d threads  %.0f s" % (sent, resizes, rss, anon, "n/a" if use is None else use, hwm, thr,
+                                       time.time() - t0), flush=True)
 rss1, anon1, hwm1, thr1 = alive("at the end of the keys")
 use1 = in_use_kib()
 samples.append((sent, rss1, anon1, use1))
