@@ -1,6 +1,6 @@
 /* make_seeds.c — writes the GGUF and plan seed corpora of the fuzzers with our own code.
  *
- * Usage: fuzz_make_seeds CORPUS_DIR   (writes CORPUS_DIR/gguf/, plan/ and imatrix/)
+ * Usage: fuzz_make_seeds CORPUS_DIR   (writes CORPUS_DIR/gguf/, plan/, imatrix/ and tok/)
  *
  * GGUF seeds are small (a few hundred bytes to a few KiB) so that mutations stay cheap:
  *   kv_all.gguf       one key of every value type, nested arrays, general.alignment
@@ -10,6 +10,7 @@
  *   model_llama.gguf  a 2-block llama model description with small tensors
  *   model_infer.gguf  a complete 1-block llama the inference engine loads (Q4_0/Q8_0 weights)
  * imatrix seeds: imatrix/im.gguf (two weights, one with 2 experts, metadata) and im.dat (legacy).
+ * tokenizer seed: tok/ids.bin (a list of ids to decode; the text seeds are hand-written).
  * Plan seeds are plans built through the qs_plan API and formatted with qs_plan_format.
  * Everything is deterministic: running it twice gives the same bytes. */
 #include <errno.h>
@@ -330,6 +331,24 @@ static void seed_plans(const char *dir) {
     qs_plan_free(&p);
 }
 
+/* tok/ids.bin: byte 0 odd (decode a list of ids, vocabulary 0), then int32 ids: two in range,
+ * INT32_MAX, INT32_MIN and 269. */
+static void seed_tok_ids(const char *dir) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tok/ids.bin", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f) die(path, strerror(errno));
+    const uint8_t mode = 1;
+    const int32_t ids[5] = {1, 2, INT32_MAX, INT32_MIN, 269};
+    fwrite(&mode, 1, 1, f);
+    for (int i = 0; i < 5; i++) {
+        const uint32_t v = (uint32_t)ids[i];
+        const uint8_t le[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+        fwrite(le, 1, 4, f);
+    }
+    if (fclose(f) != 0) die(path, strerror(errno));
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: fuzz_make_seeds CORPUS_DIR\n");
@@ -342,6 +361,8 @@ int main(int argc, char **argv) {
     if (mkdir(sub, 0755) != 0 && errno != EEXIST) die(sub, strerror(errno));
     snprintf(sub, sizeof sub, "%s/imatrix", argv[1]);
     if (mkdir(sub, 0755) != 0 && errno != EEXIST) die(sub, strerror(errno));
+    snprintf(sub, sizeof sub, "%s/tok", argv[1]);
+    if (mkdir(sub, 0755) != 0 && errno != EEXIST) die(sub, strerror(errno));
     seed_kv_all(argv[1]);
     for (int t = 0; t < QS_TYPE_COUNT; t++) seed_type(argv[1], t);
     seed_vocab_spm(argv[1]);
@@ -350,5 +371,6 @@ int main(int argc, char **argv) {
     seed_infer_model(argv[1]);
     seed_plans(argv[1]);
     seed_imatrix(argv[1]);
+    seed_tok_ids(argv[1]);
     return 0;
 }
